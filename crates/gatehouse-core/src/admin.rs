@@ -1,0 +1,43 @@
+//! Administrative use cases: validate everything first, then one store call that writes the
+//! change and its audit record in one transaction. Bad input changes nothing (IO1).
+
+mod bootstrap;
+mod client;
+mod tenant;
+mod user;
+
+pub use bootstrap::{Bootstrap, bootstrap_platform};
+pub use client::{CreateClient, CreatedClient, client_secret_hash, create_client};
+pub use tenant::{CreateTenant, create_tenant};
+pub use user::{CreateUser, create_user};
+
+use crate::StoreError;
+use crate::store::TenantStore;
+use crate::model::Tenant;
+
+/// Why an administrative command was refused. Texts are fixed or name the failed rule.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    fn invalid(what: impl std::fmt::Display) -> Self {
+        Self::Invalid(what.to_string())
+    }
+}
+
+/// A fresh random identifier for a stored row.
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The tenant with `slug`, or `NotFound`.
+pub fn require_tenant(store: &impl TenantStore, slug: &str) -> Result<Tenant, AdminError> {
+    store.tenant_by_slug(slug)?.ok_or(AdminError::Store(StoreError::NotFound("unknown tenant")))
+}

@@ -1,0 +1,134 @@
+//! `client create` (O2, O3).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_types::{ClientType, GrantType, RedirectUri, ScopeSet, Secret};
+use serde_json::json;
+
+use super::{AdminError, require_tenant};
+use crate::UnixTime;
+use crate::audit::AuditEvent;
+use crate::crypto::{KeyKind, Vault, random_bytes, random_token};
+use crate::model::Client;
+use crate::store::{ClientStore, TenantStore};
+
+/// Input of `client create`.
+#[derive(Debug, Clone)]
+pub struct CreateClient {
+    pub tenant: String,
+    pub name: String,
+    pub client_type: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scope: String,
+    pub first_party: bool,
+}
+
+/// A new client and, for a confidential one, its secret: shown once, stored only as a hash.
+#[derive(Debug)]
+pub struct CreatedClient {
+    pub client: Client,
+    pub client_secret: Option<Secret<String>>,
+}
+
+/// IO1: client names are 1–100 of letters, digits, space, `.`, `_`, `-`.
+fn check_client_name(name: &str) -> Result<(), AdminError> {
+    let n = name.chars().count();
+    let ok = (1..=100).contains(&n)
+        && name.trim() == name
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
+    if !ok {
+        return Err(AdminError::invalid("client name must be 1-100 letters, digits, spaces, '.', '_' or '-'"));
+    }
+    Ok(())
+}
+
+/// RFC 6749 §2.1, §4.4: a public client cannot authenticate, so it gets no client_credentials;
+/// the code grant needs a redirect URI; a refresh token needs a grant that issues one.
+fn check_grants(client_type: ClientType, grants: &[GrantType], redirects: &[RedirectUri]) -> Result<(), AdminError> {
+    if grants.is_empty() {
+        return Err(AdminError::invalid("at least one --grant is required"));
+    }
+    if client_type == ClientType::Public && grants.contains(&GrantType::ClientCredentials) {
+        return Err(AdminError::invalid("a public client cannot use the client_credentials grant"));
+    }
+    if grants.contains(&GrantType::AuthorizationCode) && redirects.is_empty() {
+        return Err(AdminError::invalid("the authorization_code grant needs at least one --redirect-uri"));
+    }
+    if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::AuthorizationCode) {
+        return Err(AdminError::invalid("the refresh_token grant needs the authorization_code grant"));
+    }
+    Ok(())
+}
+
+/// O3: client secrets are stored as HMAC-SHA256 under the client-secret DEK, bound to the
+/// client id; a secret is 256 random bits, so a keyed hash (not Argon2) is the right tool.
+pub fn client_secret_hash(vault: &Vault, client_id: &str, secret: &Secret<String>) -> Result<Vec<u8>, AdminError> {
+    vault
+        .keyed_hash(KeyKind::ClientSecrets, &[client_id.as_bytes(), b"\0", secret.expose().as_bytes()])
+        .map(|h| h.to_vec())
+        .map_err(|e| AdminError::Internal(e.to_string()))
+}
+
+fn parse_uris(uris: &[String]) -> Result<Vec<RedirectUri>, AdminError> {
+    let mut out: Vec<RedirectUri> = Vec::new();
+    for u in uris {
+        let parsed = RedirectUri::parse(u).map_err(AdminError::invalid)?;
+        if !out.contains(&parsed) {
+            out.push(parsed);
+        }
+    }
+    Ok(out)
+}
+
+/// Registers a client in a tenant; returns the secret once for a confidential client.
+pub fn create_client(
+    store: &(impl TenantStore + ClientStore),
+    vault: &Vault,
+    actor: &str,
+    input: &CreateClient,
+    now: UnixTime,
+) -> Result<CreatedClient, AdminError> {
+    check_client_name(&input.name)?;
+    let client_type = ClientType::parse(&input.client_type).map_err(AdminError::invalid)?;
+    let redirects = parse_uris(&input.redirect_uris)?;
+    let post_logout = parse_uris(&input.post_logout_redirect_uris)?;
+    let mut grants = input.grant_types.iter().map(|g| GrantType::parse(g)).collect::<Result<Vec<_>, _>>().map_err(AdminError::invalid)?;
+    grants.sort();
+    grants.dedup();
+    check_grants(client_type, &grants, &redirects)?;
+    let scope = ScopeSet::parse(&input.scope).map_err(AdminError::invalid)?;
+    let tenant = require_tenant(store, &input.tenant)?;
+
+    let client_id = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
+    let client_secret = (client_type == ClientType::Confidential).then(|| Secret::new(random_token()));
+    let secret_hash = client_secret.as_ref().map(|s| client_secret_hash(vault, &client_id, s)).transpose()?;
+    let client = Client {
+        client_id,
+        tenant_id: tenant.id.clone(),
+        name: input.name.clone(),
+        client_type,
+        secret_hash,
+        redirect_uris: redirects.iter().map(|u| u.to_string()).collect(),
+        post_logout_redirect_uris: post_logout.iter().map(|u| u.to_string()).collect(),
+        grant_types: grants,
+        scope: scope.to_string(),
+        first_party: input.first_party,
+        created_at: now.0,
+    };
+    let audit = AuditEvent::new(actor, "client.create")
+        .tenant(&tenant.id)
+        .target(format!("client:{}", client.client_id))
+        .details(json!({ "after": {
+            "name": client.name,
+            "type": client.client_type.as_str(),
+            "redirect_uris": client.redirect_uris,
+            "post_logout_redirect_uris": client.post_logout_redirect_uris,
+            "grant_types": client.grant_types,
+            "scope": client.scope,
+            "first_party": client.first_party,
+        }}));
+    store.create_client(&client, &audit)?;
+    Ok(CreatedClient { client, client_secret })
+}

@@ -1,0 +1,70 @@
+//! `user create` (A1, A2, AC3).
+
+use gatehouse_types::{Email, RoleName, Secret, Username};
+use serde_json::json;
+
+use super::{AdminError, new_id, require_tenant};
+use crate::UnixTime;
+use crate::audit::AuditEvent;
+use crate::model::{User, roles};
+use crate::password::{PasswordHasher, PasswordPolicy};
+use crate::store::{TenantStore, UserStore};
+
+/// Input of `user create`.
+#[derive(Debug, Clone)]
+pub struct CreateUser {
+    pub tenant: String,
+    pub username: String,
+    pub email: String,
+    pub password: Secret<String>,
+    pub roles: Vec<String>,
+    /// One-time passwords must be changed at first login (A8).
+    pub must_change_password: bool,
+}
+
+/// AC4: the platform-administrator role exists only in the platform tenant.
+fn check_role_scope(role: &RoleName, is_platform: bool) -> Result<(), AdminError> {
+    if role.as_str() == roles::PLATFORM_ADMIN && !is_platform {
+        return Err(AdminError::invalid("the platform-admin role exists only in the platform tenant"));
+    }
+    Ok(())
+}
+
+/// Creates a user with an Argon2id password hash (A1) that passed the policy (A2). Hashing
+/// happens before, never inside, the write transaction.
+pub fn create_user(
+    store: &(impl TenantStore + UserStore),
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    actor: &str,
+    input: &CreateUser,
+    now: UnixTime,
+) -> Result<User, AdminError> {
+    let username = Username::parse(&input.username).map_err(AdminError::invalid)?;
+    let email = Email::parse(&input.email).map_err(AdminError::invalid)?;
+    let mut role_names = input.roles.iter().map(|r| RoleName::parse(r)).collect::<Result<Vec<_>, _>>().map_err(AdminError::invalid)?;
+    role_names.sort();
+    role_names.dedup();
+    policy.check(input.password.expose(), &[username.as_str(), email.as_str()]).map_err(AdminError::invalid)?;
+    let tenant = require_tenant(store, &input.tenant)?;
+    for role in &role_names {
+        check_role_scope(role, tenant.is_platform)?;
+    }
+    let hash = hasher.hash(&input.password).map_err(|e| AdminError::Internal(e.to_string()))?;
+    let user = User {
+        id: new_id(),
+        tenant_id: tenant.id.clone(),
+        username: username.to_string(),
+        email: email.to_string(),
+        password_hash: Some(Secret::new(hash)),
+        must_change_password: input.must_change_password,
+        disabled: false,
+        created_at: now.0,
+    };
+    let audit = AuditEvent::new(actor, "user.create")
+        .tenant(&tenant.id)
+        .target(format!("user:{}", user.id))
+        .details(json!({ "after": { "username": user.username, "email": user.email, "roles": role_names } }));
+    store.create_user(&user, &role_names, &audit)?;
+    Ok(user)
+}

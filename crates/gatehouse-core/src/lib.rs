@@ -1,0 +1,13 @@
+//! Gatehouse domain and policy. No actix, no diesel: storage is reached through the traits in
+//! [`store`], time and randomness are parameters, and every check names what it enforces.
+
+pub mod admin;
+pub mod audit;
+pub mod crypto;
+pub mod model;
+pub mod password;
+pub mod store;
+pub mod time;
+
+pub use store::StoreError;
+pub use time::UnixTime;

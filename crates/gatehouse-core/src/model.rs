@@ -1,0 +1,63 @@
+//! The stored entities, as core sees them. Secrets inside are hashes or sealed values only.
+
+use gatehouse_types::{ClientType, GrantType, Secret};
+use serde::Serialize;
+
+/// A tenant: its own issuer, keys, users, clients and roles (AC1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub slug: String,
+    pub display_name: String,
+    /// The platform tenant holds the platform administrators (AC4).
+    pub is_platform: bool,
+    pub created_at: i64,
+}
+
+impl Tenant {
+    /// The tenant's issuer: `{public_url}/tenants/{slug}` (design: operator contract).
+    pub fn issuer(&self, public_url: &str) -> String {
+        format!("{}/tenants/{}", public_url.trim_end_matches('/'), self.slug)
+    }
+}
+
+/// A user account of one tenant. `password_hash` is an Argon2id PHC string (A1), never output (IO5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub username: String,
+    pub email: String,
+    pub password_hash: Option<Secret<String>>,
+    /// Set for one-time passwords: the user must choose a new one at next login (A8).
+    pub must_change_password: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// An OAuth client of one tenant. `secret_hash` is a keyed SHA-256 hash (O3), never output (IO5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub client_type: ClientType,
+    pub secret_hash: Option<Vec<u8>>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub scope: String,
+    /// First-party clients skip the consent screen (O6).
+    pub first_party: bool,
+    pub created_at: i64,
+}
+
+/// Built-in roles carrying the privilege levels of AC4; any other role is an application role.
+pub mod roles {
+    /// Platform administrator: only in the platform tenant.
+    pub const PLATFORM_ADMIN: &str = "platform-admin";
+    /// Tenant administrator.
+    pub const TENANT_ADMIN: &str = "tenant-admin";
+    /// Help-desk operator.
+    pub const HELPDESK: &str = "helpdesk";
+}

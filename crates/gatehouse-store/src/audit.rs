@@ -1,0 +1,110 @@
+//! The audit chain (L3): appended inside the transaction of the change it records, so a change
+//! and its record commit together or not at all.
+
+use diesel::prelude::*;
+use gatehouse_core::audit::{AuditEvent, AuditRecord};
+use gatehouse_core::crypto::Vault;
+use gatehouse_core::store::AuditStore;
+use gatehouse_core::{StoreError, UnixTime};
+
+use crate::Store;
+use crate::conn::DbConnection;
+use crate::error::unavailable;
+use crate::schema::audit_log;
+
+/// Key of the PostgreSQL transaction lock that serialises appends to the one chain.
+const AUDIT_LOCK: i64 = 0x6761_7465_6175;
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = audit_log)]
+struct Row {
+    seq: i64,
+    at: i64,
+    tenant_id: Option<String>,
+    actor: String,
+    action: String,
+    target: Option<String>,
+    source_ip: Option<String>,
+    outcome: String,
+    details: String,
+    prev_hash: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl From<Row> for AuditRecord {
+    fn from(r: Row) -> Self {
+        Self {
+            seq: r.seq,
+            at: r.at,
+            tenant_id: r.tenant_id,
+            actor: r.actor,
+            action: r.action,
+            target: r.target,
+            source_ip: r.source_ip,
+            outcome: r.outcome,
+            details: r.details,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+/// Appends `event` after the current head, inside the caller's write transaction. On SQLite the
+/// transaction already holds the write lock; on PostgreSQL a transaction-scoped advisory lock
+/// keeps two appenders from forking the chain.
+pub(crate) fn append_in(conn: &mut DbConnection, vault: &Vault, event: &AuditEvent) -> Result<i64, StoreError> {
+    if let DbConnection::Pg(c) = conn {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({AUDIT_LOCK})")).execute(c).map_err(unavailable)?;
+    }
+    let head: Option<(i64, Vec<u8>)> = audit_log::table
+        .select((audit_log::seq, audit_log::hash))
+        .order(audit_log::seq.desc())
+        .first(conn)
+        .optional()
+        .map_err(unavailable)?;
+    let r = AuditRecord::next(vault, head, UnixTime::now(), event).map_err(unavailable)?;
+    tracing::info!(
+        target: "audit",
+        seq = r.seq,
+        tenant = r.tenant_id.as_deref().unwrap_or("-"),
+        actor = %r.actor,
+        action = %r.action,
+        target_ref = r.target.as_deref().unwrap_or("-"),
+        outcome = %r.outcome,
+        "audit"
+    );
+    let seq = r.seq;
+    let row = Row {
+        seq: r.seq,
+        at: r.at,
+        tenant_id: r.tenant_id,
+        actor: r.actor,
+        action: r.action,
+        target: r.target,
+        source_ip: r.source_ip,
+        outcome: r.outcome,
+        details: r.details,
+        prev_hash: r.prev_hash,
+        hash: r.hash,
+    };
+    diesel::insert_into(audit_log::table).values(&row).execute(conn).map_err(unavailable)?;
+    Ok(seq)
+}
+
+impl AuditStore for Store {
+    fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
+        let vault = self.vault.clone();
+        self.db.write_tx(|conn| append_in(conn, &vault, event))
+    }
+
+    fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut conn = self.db.conn()?;
+        let rows: Vec<Row> = audit_log::table
+            .filter(audit_log::seq.gt(after))
+            .order(audit_log::seq.asc())
+            .limit(limit)
+            .load(&mut *conn)
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
+    }
+}

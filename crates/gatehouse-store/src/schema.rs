@@ -1,0 +1,83 @@
+//! The one diesel schema, shared by both backends (hand-kept in step with `migrations/`).
+
+diesel::table! {
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        display_name -> Text,
+        is_platform -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        tenant_id -> Text,
+        username -> Text,
+        email -> Text,
+        password_hash -> Nullable<Text>,
+        must_change_password -> Bool,
+        disabled -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    roles (tenant_id, name) {
+        tenant_id -> Text,
+        name -> Text,
+        description -> Text,
+    }
+}
+
+diesel::table! {
+    role_assignments (tenant_id, user_id, role_name) {
+        tenant_id -> Text,
+        user_id -> Text,
+        role_name -> Text,
+    }
+}
+
+diesel::table! {
+    clients (client_id) {
+        client_id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        client_type -> Text,
+        secret_hash -> Nullable<Binary>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grant_types -> Text,
+        scope -> Text,
+        first_party -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    data_keys (kind, version) {
+        kind -> Text,
+        version -> Integer,
+        wrapped -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> BigInt,
+        tenant_id -> Nullable<Text>,
+        actor -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        source_ip -> Nullable<Text>,
+        outcome -> Text,
+        details -> Text,
+        prev_hash -> Binary,
+        hash -> Binary,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(tenants, users, roles, role_assignments, clients);

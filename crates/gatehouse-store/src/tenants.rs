@@ -1,0 +1,59 @@
+//! Tenants (AC1).
+
+use diesel::prelude::*;
+use gatehouse_core::StoreError;
+use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::model::Tenant;
+use gatehouse_core::store::TenantStore;
+
+use crate::Store;
+use crate::audit::append_in;
+use crate::error::{map_err, unavailable};
+use crate::schema::tenants;
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = tenants)]
+struct Row {
+    id: String,
+    slug: String,
+    display_name: String,
+    is_platform: bool,
+    created_at: i64,
+}
+
+impl From<Row> for Tenant {
+    fn from(r: Row) -> Self {
+        Self { id: r.id, slug: r.slug, display_name: r.display_name, is_platform: r.is_platform, created_at: r.created_at }
+    }
+}
+
+impl TenantStore for Store {
+    fn create_tenant(&self, t: &Tenant, audit: &AuditEvent) -> Result<(), StoreError> {
+        let row = Row {
+            id: t.id.clone(),
+            slug: t.slug.clone(),
+            display_name: t.display_name.clone(),
+            is_platform: t.is_platform,
+            created_at: t.created_at,
+        };
+        self.db.write_tx(|conn| {
+            diesel::insert_into(tenants::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(map_err("a tenant with this slug already exists"))?;
+            append_in(conn, &self.vault, audit).map(|_| ())
+        })
+    }
+
+    fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
+        let row: Option<Row> =
+            tenants::table.filter(tenants::slug.eq(slug)).first(&mut *self.db.conn()?).optional().map_err(unavailable)?;
+        Ok(row.map(Tenant::from))
+    }
+
+    fn platform_tenant(&self) -> Result<Option<Tenant>, StoreError> {
+        let row: Option<Row> =
+            tenants::table.filter(tenants::is_platform.eq(true)).first(&mut *self.db.conn()?).optional().map_err(unavailable)?;
+        Ok(row.map(Tenant::from))
+    }
+}

@@ -1,0 +1,115 @@
+//! Users and role assignments (A1, AC5). Every query is scoped by tenant (AC1).
+
+use diesel::prelude::*;
+use gatehouse_core::StoreError;
+use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::model::User;
+use gatehouse_core::store::UserStore;
+use gatehouse_types::{RoleName, Secret};
+
+use crate::Store;
+use crate::audit::append_in;
+use crate::conn::on_backend;
+use crate::error::{unavailable, violated};
+use crate::schema::{role_assignments, roles, users};
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = users)]
+struct Row {
+    id: String,
+    tenant_id: String,
+    username: String,
+    email: String,
+    password_hash: Option<String>,
+    must_change_password: bool,
+    disabled: bool,
+    created_at: i64,
+}
+
+impl From<Row> for User {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            username: r.username,
+            email: r.email,
+            password_hash: r.password_hash.map(Secret::new),
+            must_change_password: r.must_change_password,
+            disabled: r.disabled,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// Names which unique rule a new user broke.
+fn user_conflict(e: diesel::result::Error) -> StoreError {
+    match violated(&e) {
+        Some(c) if c.contains("email") => StoreError::Conflict("a user with this email already exists in the tenant"),
+        Some(_) => StoreError::Conflict("a user with this username already exists in the tenant"),
+        None => unavailable(e),
+    }
+}
+
+impl UserStore for Store {
+    fn create_user(&self, u: &User, role_names: &[RoleName], audit: &AuditEvent) -> Result<(), StoreError> {
+        let row = Row {
+            id: u.id.clone(),
+            tenant_id: u.tenant_id.clone(),
+            username: u.username.clone(),
+            email: u.email.clone(),
+            password_hash: u.password_hash.as_ref().map(|h| h.expose().clone()),
+            must_change_password: u.must_change_password,
+            disabled: u.disabled,
+            created_at: u.created_at,
+        };
+        self.db.write_tx(|conn| {
+            diesel::insert_into(users::table).values(&row).execute(conn).map_err(user_conflict)?;
+            for role in role_names {
+                let new_role = (roles::tenant_id.eq(&u.tenant_id), roles::name.eq(role.as_str()), roles::description.eq(""));
+                on_backend!(&mut *conn, |c| diesel::insert_into(roles::table)
+                    .values(new_role.clone())
+                    .on_conflict_do_nothing()
+                    .execute(c))
+                .map_err(unavailable)?;
+                diesel::insert_into(role_assignments::table)
+                    .values((
+                        role_assignments::tenant_id.eq(&u.tenant_id),
+                        role_assignments::user_id.eq(&u.id),
+                        role_assignments::role_name.eq(role.as_str()),
+                    ))
+                    .execute(conn)
+                    .map_err(unavailable)?;
+            }
+            append_in(conn, &self.vault, audit).map(|_| ())
+        })
+    }
+
+    fn user_by_username(&self, tenant_id: &str, username: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<Row> = users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::username.eq(username))
+            .first(&mut *self.db.conn()?)
+            .optional()
+            .map_err(unavailable)?;
+        Ok(row.map(User::from))
+    }
+
+    fn user_roles(&self, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StoreError> {
+        role_assignments::table
+            .filter(role_assignments::tenant_id.eq(tenant_id))
+            .filter(role_assignments::user_id.eq(user_id))
+            .select(role_assignments::role_name)
+            .order(role_assignments::role_name.asc())
+            .load(&mut *self.db.conn()?)
+            .map_err(unavailable)
+    }
+
+    fn count_role_members(&self, tenant_id: &str, role: &str) -> Result<i64, StoreError> {
+        role_assignments::table
+            .filter(role_assignments::tenant_id.eq(tenant_id))
+            .filter(role_assignments::role_name.eq(role))
+            .count()
+            .get_result(&mut *self.db.conn()?)
+            .map_err(unavailable)
+    }
+}

@@ -1,0 +1,70 @@
+//! Test support shared by the store contract tests and the server integration tests.
+//!
+//! [`databases`] yields one fresh, empty database per backend: a SQLite file in a temporary
+//! directory always, and, when `GATEHOUSE_TEST_POSTGRES_URL` is set, a private schema in that
+//! PostgreSQL database (dropped again when the handle is dropped). Tests written once against
+//! the handle therefore run on both backends.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+
+/// The variable that names the PostgreSQL server for tests.
+pub const POSTGRES_ENV: &str = "GATEHOUSE_TEST_POSTGRES_URL";
+
+/// One fresh, empty database.
+pub struct TestDatabase {
+    /// The URL to give Gatehouse (`GATEHOUSE_DATABASE_URL`).
+    pub url: String,
+    /// `sqlite` or `postgres`, for assertion messages.
+    pub backend: &'static str,
+    /// Holds the data directory of a SQLite database.
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.backend)
+    }
+}
+
+impl TestDatabase {
+    /// A SQLite database file in a new temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+        Self { url, backend: "sqlite", dir, pg: None }
+    }
+
+    /// A new schema in the PostgreSQL database at `base`, reached through `search_path`.
+    pub fn postgres(base: &str) -> Self {
+        let schema = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(base).unwrap_or_else(|e| panic!("{POSTGRES_ENV}: cannot connect: {e}"));
+        diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut conn).expect("create schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Self { url, backend: "postgres", dir, pg: Some((base.to_owned(), schema)) }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.pg
+            && let Ok(mut conn) = PgConnection::establish(base)
+        {
+            let _ = diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn);
+        }
+    }
+}
+
+/// Fresh databases on every backend available: SQLite, and PostgreSQL when configured.
+pub fn databases() -> Vec<TestDatabase> {
+    let mut out = vec![TestDatabase::sqlite()];
+    if let Ok(base) = std::env::var(POSTGRES_ENV)
+        && !base.is_empty()
+    {
+        out.push(TestDatabase::postgres(&base));
+    }
+    out
+}
