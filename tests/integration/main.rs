@@ -1,1 +1,8 @@
+//! HTTP, TLS and CLI integration tests of the `gatehouse` server: one test binary, a real
+//! in-process HTTPS server per test on port 0, and the real `gatehouse` binary for the CLI.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
+mod http;
+mod support;
+mod tls;

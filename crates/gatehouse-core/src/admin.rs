@@ -12,8 +12,8 @@ pub use tenant::{CreateTenant, create_tenant};
 pub use user::{CreateUser, create_user};
 
 use crate::StoreError;
-use crate::store::TenantStore;
 use crate::model::Tenant;
+use crate::store::TenantStore;
 
 /// Why an administrative command was refused. Texts are fixed or name the failed rule.
 #[derive(Debug, thiserror::Error)]

@@ -100,7 +100,12 @@ pub struct AuditRecord {
 
 impl AuditRecord {
     /// The record to append after `prev` (seq, hash) for `event` at `at`, hash filled in.
-    pub fn next(vault: &Vault, prev: Option<(i64, Vec<u8>)>, at: UnixTime, event: &AuditEvent) -> Result<Self, CryptoError> {
+    pub fn next(
+        vault: &Vault,
+        prev: Option<(i64, Vec<u8>)>,
+        at: UnixTime,
+        event: &AuditEvent,
+    ) -> Result<Self, CryptoError> {
         let (seq, prev_hash) = match prev {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, GENESIS.to_vec()),

@@ -1,0 +1,172 @@
+//! The Gatehouse server: configuration, TLS, the HTTP layer, and the operator commands behind
+//! the `gatehouse` binary.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod master_key;
+pub mod state;
+pub mod tls;
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::fs::DirBuilderExt;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use gatehouse_core::UnixTime;
+use gatehouse_core::admin::bootstrap_platform;
+use gatehouse_core::password::PasswordHasher;
+use gatehouse_store::Store;
+
+use crate::config::Config;
+use crate::http::middleware::{self, BodyLimit};
+use crate::http::redirect::{RedirectBase, to_https};
+use crate::state::AppState;
+use crate::tls::CertStore;
+
+/// Extra routes mounted by tests (for example a handler that panics).
+pub type ExtraRoutes = fn(&mut web::ServiceConfig);
+
+/// A started server: its bound addresses and what is needed to stop or await it.
+pub struct Running {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub certs: Arc<CertStore>,
+    pub store: Store,
+    handles: Vec<ServerHandle>,
+    servers: Vec<actix_web::rt::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Waits until both listeners have stopped (on SIGINT/SIGTERM, or `stop`).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        for s in self.servers {
+            s.await.context("server task")??;
+        }
+        Ok(())
+    }
+
+    /// Stops both listeners gracefully and waits for them.
+    pub async fn stop(&self) {
+        for h in &self.handles {
+            h.stop(true).await;
+        }
+    }
+
+    /// Tells both listeners to stop now, without waiting (for use in `Drop`).
+    pub fn shutdown(&self) {
+        for h in &self.handles {
+            // The command is sent when `stop` is called; the returned future only awaits it.
+            drop(h.stop(false));
+        }
+    }
+}
+
+/// Creates the data directory, readable by the owner only.
+pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))
+}
+
+/// Opens the store: data directory, master key, migrations, data keys.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    ensure_data_dir(config)?;
+    let master = master_key::load(config)?;
+    Store::open(&config.database, &master).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A8: on first start, creates the platform administrator and prints the one-time password
+/// once, to the terminal only (never to the log).
+fn bootstrap(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let (m, t, p) = config.argon2;
+    let hasher = PasswordHasher::new(m, t, p)?;
+    if let Some(created) = bootstrap_platform(store, &hasher, UnixTime::now())? {
+        eprintln!(
+            "\n==> First start: created the platform administrator.\n    tenant:   {}\n    username: {}\n    one-time password: {}\n    \
+             This password is shown only now. It must be changed, and MFA enrolled, at first sign-in.\n",
+            created.tenant.slug,
+            created.username,
+            created.one_time_password.expose()
+        );
+    }
+    Ok(())
+}
+
+fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("binding {addr}"))
+}
+
+/// Starts the HTTPS server and the plain-HTTP redirector on the configured addresses (port 0
+/// picks a free port) and returns once both listen.
+pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result<Running> {
+    let config = Arc::new(config);
+    let store = {
+        let config = config.clone();
+        web::block(move || -> anyhow::Result<Store> {
+            let store = open_store(&config)?;
+            bootstrap(&store, &config)?;
+            Ok(store)
+        })
+        .await??
+    };
+    let certs = tls::cert_store(&config)?;
+    certs.watch();
+    let tls_config = tls::server_config(certs.clone())?;
+
+    let state = web::Data::new(AppState { store: store.clone(), config: config.clone() });
+    let limit = web::Data::new(BodyLimit(config.max_body_bytes));
+    let max = config.max_body_bytes;
+    let hsts = config.hsts_max_age;
+    let workers =
+        if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
+
+    let https_listener = bind(config.https_addr)?;
+    let https_addr = https_listener.local_addr()?;
+    let https = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(limit.clone())
+            .app_data(web::PayloadConfig::new(max))
+            .app_data(web::FormConfig::default().limit(max))
+            .app_data(web::JsonConfig::default().limit(max))
+            .configure(|cfg| {
+                if let Some(extra) = extra {
+                    extra(cfg);
+                }
+                http::routes(cfg);
+            })
+            .wrap(from_fn(middleware::body_limit))
+            .wrap(from_fn(middleware::catch_panic))
+            .wrap(ErrorHandlers::new().default_handler(http::errors::replace_error))
+            .wrap(middleware::security_headers(hsts))
+            .wrap(from_fn(middleware::request_context))
+    })
+    .workers(workers)
+    .listen_rustls_0_23(https_listener, tls_config)?
+    .run();
+
+    let mut servers: Vec<Server> = vec![https];
+    let mut http_addr = None;
+    if let Some(addr) = config.http_addr {
+        let listener = bind(addr)?;
+        http_addr = Some(listener.local_addr()?);
+        let base = web::Data::new(RedirectBase(config.public_url.clone()));
+        let redirector = HttpServer::new(move || App::new().app_data(base.clone()).default_service(web::to(to_https)))
+            .workers(1)
+            .listen(listener)?
+            .run();
+        servers.push(redirector);
+    }
+    tracing::info!(https = %https_addr, http = ?http_addr, public_url = %config.public_url, "gatehouse listening");
+    let handles = servers.iter().map(Server::handle).collect();
+    let servers = servers.into_iter().map(actix_web::rt::spawn).collect();
+    Ok(Running { https_addr, http_addr, certs, store, handles, servers })
+}

@@ -100,7 +100,9 @@ impl ManageConnection for Manager {
                 c.batch_execute(SQLITE_PRAGMAS).map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(c))
             }
-            DbUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg).map_err(r2d2::Error::ConnectionError),
+            DbUrl::Postgres(url) => {
+                PgConnection::establish(url).map(DbConnection::Pg).map_err(r2d2::Error::ConnectionError)
+            }
         }
     }
 
@@ -124,6 +126,9 @@ pub(crate) type Conn = PooledConnection<Manager>;
 
 impl Database {
     /// Opens a pool; the first connection is made now, so a bad URL fails at start.
+    /// Connections are opened on demand only (`min_idle = 0`): a pool that refills itself in
+    /// the background can be inside libpq's connect when a short-lived CLI process exits,
+    /// which crashes it.
     pub fn connect(url: &DbUrl) -> Result<Self, StoreError> {
         let size = match url.backend() {
             Backend::Sqlite => 8,
@@ -131,10 +136,11 @@ impl Database {
         };
         let pool = Pool::builder()
             .max_size(size)
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(10))
             .build(Manager(url.clone()))
             .map_err(unavailable)?;
+        drop(pool.get().map_err(unavailable)?);
         Ok(Self { pool, backend: url.backend() })
     }
 
@@ -154,7 +160,10 @@ impl Database {
     }
 
     /// Runs `f` in one write transaction: committed if it returns `Ok`, rolled back otherwise.
-    pub(crate) fn write_tx<T>(&self, f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(crate) fn write_tx<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
         on_backend!(&mut *conn, |c| begin_write(c)).map_err(unavailable)?;

@@ -25,7 +25,12 @@ fn load(db: &Database) -> Result<Vec<WrappedKey>, StoreError> {
 }
 
 fn insert(db: &Database, key: &WrappedKey) -> Result<(), StoreError> {
-    let row = Row { kind: key.kind.clone(), version: key.version, wrapped: key.wrapped.clone(), created_at: UnixTime::now().0 };
+    let row = Row {
+        kind: key.kind.clone(),
+        version: key.version,
+        wrapped: key.wrapped.clone(),
+        created_at: UnixTime::now().0,
+    };
     diesel::insert_into(data_keys::table)
         .values(&row)
         .execute(&mut *db.conn()?)

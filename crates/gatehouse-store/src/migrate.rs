@@ -22,11 +22,14 @@ impl Database {
         let applied = match conn {
             DbConnection::Sqlite(c) => {
                 // The file lock of an immediate transaction serialises migrators.
-                diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE").map_err(unavailable)?;
+                diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+                    .map_err(unavailable)?;
                 let r = c.run_pending_migrations(SQLITE).map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
                 use diesel::connection::TransactionManager;
                 match r {
-                    Ok(v) => diesel::connection::AnsiTransactionManager::commit_transaction(c).map(|_| v).map_err(unavailable)?,
+                    Ok(v) => diesel::connection::AnsiTransactionManager::commit_transaction(c)
+                        .map(|_| v)
+                        .map_err(unavailable)?,
                     Err(e) => {
                         let _ = diesel::connection::AnsiTransactionManager::rollback_transaction(c);
                         return Err(unavailable(e));
@@ -34,7 +37,9 @@ impl Database {
                 }
             }
             DbConnection::Pg(c) => {
-                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c).map_err(unavailable)?;
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                    .execute(c)
+                    .map_err(unavailable)?;
                 let r = c.run_pending_migrations(POSTGRES).map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
                 let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c);
                 r.map_err(unavailable)?

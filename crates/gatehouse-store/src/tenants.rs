@@ -23,7 +23,13 @@ struct Row {
 
 impl From<Row> for Tenant {
     fn from(r: Row) -> Self {
-        Self { id: r.id, slug: r.slug, display_name: r.display_name, is_platform: r.is_platform, created_at: r.created_at }
+        Self {
+            id: r.id,
+            slug: r.slug,
+            display_name: r.display_name,
+            is_platform: r.is_platform,
+            created_at: r.created_at,
+        }
     }
 }
 
@@ -46,14 +52,20 @@ impl TenantStore for Store {
     }
 
     fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
-        let row: Option<Row> =
-            tenants::table.filter(tenants::slug.eq(slug)).first(&mut *self.db.conn()?).optional().map_err(unavailable)?;
+        let row: Option<Row> = tenants::table
+            .filter(tenants::slug.eq(slug))
+            .first(&mut *self.db.conn()?)
+            .optional()
+            .map_err(unavailable)?;
         Ok(row.map(Tenant::from))
     }
 
     fn platform_tenant(&self) -> Result<Option<Tenant>, StoreError> {
-        let row: Option<Row> =
-            tenants::table.filter(tenants::is_platform.eq(true)).first(&mut *self.db.conn()?).optional().map_err(unavailable)?;
+        let row: Option<Row> = tenants::table
+            .filter(tenants::is_platform.eq(true))
+            .first(&mut *self.db.conn()?)
+            .optional()
+            .map_err(unavailable)?;
         Ok(row.map(Tenant::from))
     }
 }

@@ -65,9 +65,10 @@ impl UserStore for Store {
         self.db.write_tx(|conn| {
             diesel::insert_into(users::table).values(&row).execute(conn).map_err(user_conflict)?;
             for role in role_names {
-                let new_role = (roles::tenant_id.eq(&u.tenant_id), roles::name.eq(role.as_str()), roles::description.eq(""));
+                let new_role =
+                    (roles::tenant_id.eq(&u.tenant_id), roles::name.eq(role.as_str()), roles::description.eq(""));
                 on_backend!(&mut *conn, |c| diesel::insert_into(roles::table)
-                    .values(new_role.clone())
+                    .values(new_role)
                     .on_conflict_do_nothing()
                     .execute(c))
                 .map_err(unavailable)?;

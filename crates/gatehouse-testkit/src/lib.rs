@@ -6,7 +6,7 @@
 //! the handle therefore run on both backends.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
 /// The variable that names the PostgreSQL server for tests.
 pub const POSTGRES_ENV: &str = "GATEHOUSE_TEST_POSTGRES_URL";
@@ -45,6 +45,25 @@ impl TestDatabase {
         let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
         let dir = tempfile::tempdir().expect("temporary directory");
         Self { url, backend: "postgres", dir, pg: Some((base.to_owned(), schema)) }
+    }
+}
+
+impl TestDatabase {
+    /// Runs raw SQL on the database behind Gatehouse's back, as someone with database access
+    /// could; panics if the database refuses it.
+    pub fn execute(&self, sql: &str) {
+        if let Some(path) = self.url.strip_prefix("sqlite://") {
+            let mut c = SqliteConnection::establish(path).expect("open sqlite");
+            diesel::sql_query(sql).execute(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        } else {
+            let mut c = PgConnection::establish(&self.url).expect("connect postgres");
+            diesel::sql_query(sql).execute(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    /// Like [`execute`](Self::execute), but returns whether the database accepted it.
+    pub fn try_execute(&self, sql: &str) -> bool {
+        std::panic::catch_unwind(|| self.execute(sql)).is_ok()
     }
 }
 

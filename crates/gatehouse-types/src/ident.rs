@@ -96,9 +96,7 @@ impl TenantSlug {
     /// Parses a slug: 2–63 of `[a-z0-9-]`, alphanumeric at both ends (IO1).
     pub fn parse(value: &str) -> Result<Self, IdentError> {
         let what = "tenant slug";
-        check(value, what, (2, 63), SLUG_ALLOWED, |c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-        })?;
+        check(value, what, (2, 63), SLUG_ALLOWED, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')?;
         if RESERVED_SLUGS.contains(&value) {
             return Err(IdentError::Reserved { what });
         }

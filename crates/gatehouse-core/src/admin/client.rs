@@ -94,7 +94,12 @@ pub fn create_client(
     let client_type = ClientType::parse(&input.client_type).map_err(AdminError::invalid)?;
     let redirects = parse_uris(&input.redirect_uris)?;
     let post_logout = parse_uris(&input.post_logout_redirect_uris)?;
-    let mut grants = input.grant_types.iter().map(|g| GrantType::parse(g)).collect::<Result<Vec<_>, _>>().map_err(AdminError::invalid)?;
+    let mut grants = input
+        .grant_types
+        .iter()
+        .map(|g| GrantType::parse(g))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(AdminError::invalid)?;
     grants.sort();
     grants.dedup();
     check_grants(client_type, &grants, &redirects)?;

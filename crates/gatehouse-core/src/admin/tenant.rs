@@ -20,23 +20,24 @@ pub struct CreateTenant {
 pub(super) fn check_display_name(name: &str) -> Result<(), AdminError> {
     let n = name.chars().count();
     if n == 0 || n > 100 || name.chars().any(char::is_control) || name.trim() != name {
-        return Err(AdminError::invalid("display name must be 1-100 printable characters without leading or trailing spaces"));
+        return Err(AdminError::invalid(
+            "display name must be 1-100 printable characters without leading or trailing spaces",
+        ));
     }
     Ok(())
 }
 
 /// Creates a tenant with its own issuer (AC1).
-pub fn create_tenant(store: &impl TenantStore, actor: &str, input: &CreateTenant, now: UnixTime) -> Result<Tenant, AdminError> {
+pub fn create_tenant(
+    store: &impl TenantStore,
+    actor: &str,
+    input: &CreateTenant,
+    now: UnixTime,
+) -> Result<Tenant, AdminError> {
     let slug = TenantSlug::parse(&input.slug).map_err(AdminError::invalid)?;
     let display_name = input.display_name.clone().unwrap_or_else(|| slug.to_string());
     check_display_name(&display_name)?;
-    let tenant = Tenant {
-        id: new_id(),
-        slug: slug.to_string(),
-        display_name,
-        is_platform: false,
-        created_at: now.0,
-    };
+    let tenant = Tenant { id: new_id(), slug: slug.to_string(), display_name, is_platform: false, created_at: now.0 };
     let audit = AuditEvent::new(actor, "tenant.create")
         .tenant(&tenant.id)
         .target(format!("tenant:{}", tenant.id))

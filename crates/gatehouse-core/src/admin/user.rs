@@ -42,7 +42,8 @@ pub fn create_user(
 ) -> Result<User, AdminError> {
     let username = Username::parse(&input.username).map_err(AdminError::invalid)?;
     let email = Email::parse(&input.email).map_err(AdminError::invalid)?;
-    let mut role_names = input.roles.iter().map(|r| RoleName::parse(r)).collect::<Result<Vec<_>, _>>().map_err(AdminError::invalid)?;
+    let mut role_names =
+        input.roles.iter().map(|r| RoleName::parse(r)).collect::<Result<Vec<_>, _>>().map_err(AdminError::invalid)?;
     role_names.sort();
     role_names.dedup();
     policy.check(input.password.expose(), &[username.as_str(), email.as_str()]).map_err(AdminError::invalid)?;

@@ -45,14 +45,8 @@ pub enum KeyKind {
 
 impl KeyKind {
     /// Every kind; all are created at first start.
-    pub const ALL: [KeyKind; 6] = [
-        Self::SigningKeys,
-        Self::Totp,
-        Self::UpstreamSecrets,
-        Self::ClientSecrets,
-        Self::Audit,
-        Self::Backup,
-    ];
+    pub const ALL: [KeyKind; 6] =
+        [Self::SigningKeys, Self::Totp, Self::UpstreamSecrets, Self::ClientSecrets, Self::Audit, Self::Backup];
 
     /// The stored name of the kind.
     pub fn as_str(self) -> &'static str {
@@ -239,11 +233,8 @@ impl Vault {
         }
         let (version, body) = rest.split_at(4);
         let version = i32::from_be_bytes([version[0], version[1], version[2], version[3]]);
-        let key = self
-            .keys
-            .get(&kind)
-            .and_then(|v| v.iter().find(|k| k.version == version))
-            .ok_or(CryptoError::Tampered)?;
+        let key =
+            self.keys.get(&kind).and_then(|v| v.iter().find(|k| k.version == version)).ok_or(CryptoError::Tampered)?;
         open_raw(&key.aead, &Self::aad(kind, context), body).map(Secret::new)
     }
 

@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(p.check("short", &[]), Err(PasswordRule::TooShort(12)));
         assert_eq!(p.check(&"x".repeat(129), &[]), Err(PasswordRule::TooLong(128)));
         assert_eq!(p.check("Q1W2E3R4T5Y6", &[]), Err(PasswordRule::Common));
-        assert_eq!(p.check("alice-has-a-long-one", &["alice", "alice@example.com"]), Err(PasswordRule::ContainsIdentity));
+        assert_eq!(
+            p.check("alice-has-a-long-one", &["alice", "alice@example.com"]),
+            Err(PasswordRule::ContainsIdentity)
+        );
         assert_eq!(p.check("tangerine-orbit-delta", &["alice"]), Ok(()));
         let strict = PasswordPolicy { min_classes: 3, ..p };
         assert_eq!(strict.check("tangerine-orbit-delta", &[]), Err(PasswordRule::CharacterClasses(3)));

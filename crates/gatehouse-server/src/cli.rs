@@ -1,0 +1,115 @@
+//! The command line (operator contract): every administrative command takes `--json` and then
+//! prints exactly one JSON object on stdout; errors go to stderr with a non-zero exit.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Gatehouse: a multi-tenant OpenID Connect / OAuth 2.0 identity provider.
+#[derive(Debug, Parser)]
+#[command(name = "gatehouse", version)]
+pub struct Cli {
+    /// Configuration file (TOML); GATEHOUSE_* environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTPS server and the HTTP→HTTPS redirector.
+    Serve,
+    /// Apply pending database migrations.
+    Migrate(JsonFlag),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant with its own issuer.
+    Create {
+        /// URL-safe name: lower-case letters, digits and '-'.
+        slug: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register an OAuth client; a confidential client's secret is printed once, here only.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// public or confidential
+        #[arg(long = "type")]
+        client_type: String,
+        #[arg(long = "redirect-uri", num_args = 1..)]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri", num_args = 1..)]
+        post_logout_redirect_uris: Vec<String>,
+        /// authorization_code, refresh_token, client_credentials
+        #[arg(long = "grant", num_args = 1.., required = true)]
+        grants: Vec<String>,
+        /// Space-separated scopes the client may request.
+        #[arg(long)]
+        scope: String,
+        /// A first-party client skips the consent screen.
+        #[arg(long)]
+        first_party: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (it never goes on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[arg(long = "role", num_args = 1..)]
+        roles: Vec<String>,
+        /// The user must choose a new password at first sign-in.
+        #[arg(long)]
+        must_change_password: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of the whole audit log.
+    Verify(JsonFlag),
+}

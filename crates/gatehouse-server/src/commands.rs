@@ -1,0 +1,211 @@
+//! The operator commands. Each returns one JSON object and a human line; `run` prints the one
+//! the operator asked for, or the error on stderr with exit code 1.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use gatehouse_core::UnixTime;
+use gatehouse_core::admin::{self, CreateClient, CreateTenant, CreateUser};
+use gatehouse_core::audit::verify_chain;
+use gatehouse_core::password::PasswordHasher;
+use gatehouse_store::Store;
+use gatehouse_types::Secret;
+use serde_json::{Value, json};
+
+use crate::cli::{AuditCommand, Cli, ClientCommand, Command, TenantCommand, UserCommand};
+use crate::config::{Config, Settings};
+
+/// What a command produced: the JSON object and the text for humans.
+struct Output {
+    json: Value,
+    text: String,
+}
+
+/// Runs a parsed command line; the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let serving = matches!(cli.command, Command::Serve);
+    // Commands keep stdout for their result and log only warnings.
+    let level = if serving { config.log_level.clone() } else { "warn".to_owned() };
+    crate::logging::init(config.log_format, &level);
+    for var in Settings::unknown_env(&std::env::vars().collect::<Vec<_>>()) {
+        tracing::warn!(variable = %var, "unknown GATEHOUSE_ variable ignored");
+    }
+    if serving {
+        return match serve(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let (json_flag, result) = dispatch(cli.command, &config);
+    match result {
+        Ok(out) if json_flag => {
+            println!("{}", out.json);
+            ExitCode::SUCCESS
+        }
+        Ok(out) => {
+            println!("{}", out.text);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let running = crate::start(config, None).await?;
+        running.wait().await
+    })
+}
+
+/// The actor recorded in the audit log for CLI changes.
+fn actor() -> String {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>) {
+    match command {
+        Command::Serve => (false, Err(anyhow::anyhow!("serve is not a one-shot command"))),
+        Command::Migrate(f) => (f.json, migrate(config)),
+        Command::Tenant(TenantCommand::Create { slug, display_name, out }) => {
+            (out.json, tenant_create(config, CreateTenant { slug, display_name }))
+        }
+        Command::Client(ClientCommand::Create {
+            tenant,
+            name,
+            client_type,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grants,
+            scope,
+            first_party,
+            out,
+        }) => {
+            let input = CreateClient {
+                tenant,
+                name,
+                client_type,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grant_types: grants,
+                scope,
+                first_party,
+            };
+            (out.json, client_create(config, input))
+        }
+        Command::User(UserCommand::Create {
+            tenant,
+            username,
+            email,
+            password_stdin: _,
+            roles,
+            must_change_password,
+            out,
+        }) => {
+            let result = read_password().and_then(|password| {
+                let input = CreateUser { tenant, username, email, password, roles, must_change_password };
+                user_create(config, input)
+            });
+            (out.json, result)
+        }
+        Command::Audit(AuditCommand::Verify(f)) => (f.json, audit_verify(config)),
+    }
+}
+
+/// Reads the password from stdin, dropping one trailing newline.
+fn read_password() -> anyhow::Result<Secret<String>> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
+    let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+    if text.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(Secret::new(text.to_owned()))
+}
+
+fn store(config: &Config) -> anyhow::Result<Store> {
+    crate::open_store(config)
+}
+
+fn migrate(config: &Config) -> anyhow::Result<Output> {
+    crate::ensure_data_dir(config)?;
+    let db = gatehouse_store::Database::connect(&config.database)?;
+    let applied = db.migrate()?;
+    let backend = format!("{:?}", db.backend()).to_lowercase();
+    Ok(Output {
+        text: format!("{} migration(s) applied on {backend}", applied.len()),
+        json: json!({ "applied": applied, "backend": backend }),
+    })
+}
+
+fn tenant_create(config: &Config, input: CreateTenant) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let t = admin::create_tenant(&store, &actor(), &input, UnixTime::now())?;
+    let issuer = t.issuer(&config.public_url);
+    Ok(Output {
+        text: format!("created tenant {} ({})\nissuer: {issuer}", t.slug, t.id),
+        json: json!({ "id": t.id, "slug": t.slug, "display_name": t.display_name, "issuer": issuer }),
+    })
+}
+
+fn client_create(config: &Config, input: CreateClient) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let created = admin::create_client(&store, store.vault(), &actor(), &input, UnixTime::now())?;
+    let c = &created.client;
+    let mut json = json!({
+        "client_id": c.client_id,
+        "name": c.name,
+        "type": c.client_type.as_str(),
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "grant_types": c.grant_types,
+        "scope": c.scope,
+        "first_party": c.first_party,
+    });
+    let mut text = format!("created client {} ({})", c.name, c.client_id);
+    if let Some(secret) = &created.client_secret {
+        json["client_secret"] = Value::String(secret.expose().clone());
+        text.push_str(&format!("\nclient secret (shown only now): {}", secret.expose()));
+    }
+    Ok(Output { json, text })
+}
+
+fn user_create(config: &Config, input: CreateUser) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let (m, t, p) = config.argon2;
+    let hasher = PasswordHasher::new(m, t, p)?;
+    let u = admin::create_user(&store, &hasher, &config.password_policy, &actor(), &input, UnixTime::now())?;
+    let mut roles = input.roles.clone();
+    roles.sort();
+    roles.dedup();
+    Ok(Output {
+        text: format!("created user {} ({})", u.username, u.id),
+        json: json!({ "id": u.id, "username": u.username, "email": u.email, "roles": roles }),
+    })
+}
+
+fn audit_verify(config: &Config) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let report = verify_chain(&store, store.vault())?;
+    Ok(Output {
+        text: format!(
+            "audit chain intact: {} record(s); head {} {}",
+            report.records, report.head_seq, report.head_hash
+        ),
+        json: json!({ "ok": true, "records": report.records, "head_seq": report.head_seq, "head_hash": report.head_hash }),
+    })
+}

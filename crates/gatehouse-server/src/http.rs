@@ -1,0 +1,15 @@
+//! The HTTP layer: the route table, middleware, generic errors, and the plain-HTTP redirector.
+
+pub mod errors;
+pub mod health;
+pub mod middleware;
+pub mod redirect;
+
+use actix_web::web;
+
+/// The one route table of the HTTPS server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::live))
+        .route("/readyz", web::get().to(health::ready))
+        .default_service(web::to(errors::not_found));
+}

@@ -1,0 +1,467 @@
+//! The operator CLI (operator contract, IO1, A2, A8, L2, L3, OP1): JSON outputs, refused input
+//! that changes nothing, the chain check, and the CLI working beside a running server.
+
+use gatehouse_core::store::TenantStore;
+use gatehouse_testkit::{TestDatabase, databases};
+
+use crate::support::{TestServer, gatehouse, gatehouse_in, json_ok, refused};
+
+const PASSWORD: &str = "tangerine-orbit-delta";
+
+/// Number of audit records, through the CLI; every change writes one in its transaction.
+fn audit_records(db: &TestDatabase) -> u64 {
+    json_ok(&gatehouse(db, &["audit", "verify", "--json"], None))["records"].as_u64().unwrap()
+}
+
+fn create_acme(db: &TestDatabase) -> serde_json::Value {
+    json_ok(&gatehouse(db, &["tenant", "create", "acme", "--display-name", "Acme Corp", "--json"], None))
+}
+
+#[test]
+fn commands_print_one_json_object() {
+    for db in databases() {
+        let t = create_acme(&db);
+        assert_eq!(t["slug"], "acme", "{db:?}");
+        assert_eq!(t["issuer"], "https://localhost:8443/tenants/acme");
+        assert_eq!(t["id"].as_str().unwrap().len(), 36);
+
+        let spa = json_ok(&gatehouse(
+            &db,
+            &[
+                "client",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "Web App",
+                "--type",
+                "public",
+                "--redirect-uri",
+                "https://app.example.com/cb",
+                "http://127.0.0.1:5173/cb",
+                "--post-logout-redirect-uri",
+                "https://app.example.com/",
+                "--grant",
+                "authorization_code",
+                "refresh_token",
+                "--scope",
+                "openid profile email offline_access",
+                "--first-party",
+                "--json",
+            ],
+            None,
+        ));
+        assert!(spa["client_id"].as_str().unwrap().len() >= 22);
+        assert!(spa.get("client_secret").is_none(), "public clients have no secret");
+        assert_eq!(spa["redirect_uris"], serde_json::json!(["https://app.example.com/cb", "http://127.0.0.1:5173/cb"]));
+
+        let backend = gatehouse(
+            &db,
+            &[
+                "client",
+                "create",
+                "--tenant",
+                "acme",
+                "--name",
+                "Backend",
+                "--type",
+                "confidential",
+                "--grant",
+                "client_credentials",
+                "--scope",
+                "api:read",
+                "--json",
+            ],
+            None,
+        );
+        let b = json_ok(&backend);
+        let secret = b["client_secret"].as_str().unwrap();
+        assert!(secret.len() >= 43, "256-bit secret");
+        assert!(!String::from_utf8_lossy(&backend.stderr).contains(secret), "L2: the secret is not logged");
+
+        let user = gatehouse(
+            &db,
+            &[
+                "user",
+                "create",
+                "--tenant",
+                "acme",
+                "--username",
+                "alice",
+                "--email",
+                "alice@example.com",
+                "--password-stdin",
+                "--role",
+                "tenant-admin",
+                "--role",
+                "billing",
+                "--json",
+            ],
+            Some(&format!("{PASSWORD}\n")),
+        );
+        let u = json_ok(&user);
+        assert_eq!(u["id"].as_str().unwrap().len(), 36);
+        assert_eq!(u["roles"], serde_json::json!(["billing", "tenant-admin"]));
+
+        let m = json_ok(&gatehouse(&db, &["migrate", "--json"], None));
+        assert_eq!(m["applied"], serde_json::json!([]), "already migrated");
+        assert_eq!(m["backend"], db.backend);
+
+        let v = json_ok(&gatehouse(&db, &["audit", "verify", "--json"], None));
+        assert_eq!(v["ok"], true);
+        assert_eq!(v["records"], 4, "{db:?}: tenant, two clients, user");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    for db in databases() {
+        create_acme(&db);
+        let before = audit_records(&db);
+        let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+            (vec!["tenant", "create", "Bad_Slug", "--json"], None, "tenant slug may contain only"),
+            (vec!["tenant", "create", "acme", "--json"], None, "already exists"),
+            (vec!["tenant", "create", "ok-slug", "--display-name", "bad\u{7}name", "--json"], None, "display name"),
+            (
+                vec![
+                    "user",
+                    "create",
+                    "--tenant",
+                    "nope",
+                    "--username",
+                    "bob",
+                    "--email",
+                    "bob@example.com",
+                    "--password-stdin",
+                    "--json",
+                ],
+                Some(PASSWORD),
+                "unknown tenant",
+            ),
+            (
+                vec![
+                    "user",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--username",
+                    "bob smith",
+                    "--email",
+                    "bob@example.com",
+                    "--password-stdin",
+                    "--json",
+                ],
+                Some(PASSWORD),
+                "username may contain only",
+            ),
+            (
+                vec![
+                    "user",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--username",
+                    "bob",
+                    "--email",
+                    "bob@example.com",
+                    "--password-stdin",
+                    "--json",
+                ],
+                Some("short"),
+                "password must be at least 12 characters",
+            ),
+            (
+                vec![
+                    "user",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--username",
+                    "bob",
+                    "--email",
+                    "bob@example.com",
+                    "--password-stdin",
+                    "--json",
+                ],
+                Some("qwerty123456"),
+                "password is too common",
+            ),
+            (
+                vec![
+                    "user",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--username",
+                    "bob",
+                    "--email",
+                    "not-an-email",
+                    "--password-stdin",
+                    "--json",
+                ],
+                Some(PASSWORD),
+                "email must look like",
+            ),
+            (
+                vec![
+                    "user",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--username",
+                    "bob",
+                    "--email",
+                    "bob@example.com",
+                    "--password-stdin",
+                    "--role",
+                    "platform-admin",
+                    "--json",
+                ],
+                Some(PASSWORD),
+                "only in the platform tenant",
+            ),
+            (
+                vec![
+                    "client",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--name",
+                    "X",
+                    "--type",
+                    "public",
+                    "--redirect-uri",
+                    "/callback",
+                    "--grant",
+                    "authorization_code",
+                    "--scope",
+                    "openid",
+                    "--json",
+                ],
+                None,
+                "redirect URI must be an absolute URL",
+            ),
+            (
+                vec![
+                    "client",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--name",
+                    "X",
+                    "--type",
+                    "public",
+                    "--redirect-uri",
+                    "http://app.example.com/cb",
+                    "--grant",
+                    "authorization_code",
+                    "--scope",
+                    "openid",
+                    "--json",
+                ],
+                None,
+                "must use https",
+            ),
+            (
+                vec![
+                    "client",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--name",
+                    "X",
+                    "--type",
+                    "public",
+                    "--grant",
+                    "client_credentials",
+                    "--scope",
+                    "api",
+                    "--json",
+                ],
+                None,
+                "public client cannot use the client_credentials grant",
+            ),
+            (
+                vec![
+                    "client",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--name",
+                    "X",
+                    "--type",
+                    "secret",
+                    "--grant",
+                    "client_credentials",
+                    "--scope",
+                    "api",
+                    "--json",
+                ],
+                None,
+                "client type must be",
+            ),
+            (
+                vec![
+                    "client",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--name",
+                    "X",
+                    "--type",
+                    "confidential",
+                    "--grant",
+                    "password",
+                    "--scope",
+                    "api",
+                    "--json",
+                ],
+                None,
+                "grant must be one of",
+            ),
+            (
+                vec![
+                    "client",
+                    "create",
+                    "--tenant",
+                    "acme",
+                    "--name",
+                    "<b>X</b>",
+                    "--type",
+                    "confidential",
+                    "--grant",
+                    "client_credentials",
+                    "--scope",
+                    "api",
+                    "--json",
+                ],
+                None,
+                "client name must be",
+            ),
+        ];
+        for (args, stdin, needle) in &cases {
+            let out = gatehouse(&db, args, *stdin);
+            refused(&out, needle);
+            assert_eq!(
+                String::from_utf8_lossy(&out.stderr).lines().filter(|l| l.starts_with("error:")).count(),
+                1,
+                "{args:?}"
+            );
+        }
+        assert_eq!(audit_records(&db), before, "{db:?}: refused commands wrote nothing");
+        // The name refused above is still free.
+        json_ok(&gatehouse(
+            &db,
+            &[
+                "user",
+                "create",
+                "--tenant",
+                "acme",
+                "--username",
+                "bob",
+                "--email",
+                "bob@example.com",
+                "--password-stdin",
+                "--json",
+            ],
+            Some(PASSWORD),
+        ));
+    }
+}
+
+#[test]
+fn audit_verify_detects_an_edited_or_deleted_row() {
+    for db in databases() {
+        create_acme(&db);
+        json_ok(&gatehouse(&db, &["tenant", "create", "globex", "--json"], None));
+        json_ok(&gatehouse(&db, &["tenant", "create", "initech", "--json"], None));
+        assert_eq!(audit_records(&db), 3);
+        if db.backend == "sqlite" {
+            db.execute("DROP TRIGGER audit_log_no_update");
+            db.execute("DROP TRIGGER audit_log_no_delete");
+        } else {
+            db.execute("DROP TRIGGER audit_log_no_change ON audit_log");
+        }
+        db.execute("UPDATE audit_log SET details = '{}' WHERE seq = 2");
+        refused(&gatehouse(&db, &["audit", "verify", "--json"], None), "record 2: hash does not match");
+        db.execute("DELETE FROM audit_log WHERE seq = 2");
+        refused(&gatehouse(&db, &["audit", "verify"], None), "record 3: expected sequence number 2");
+    }
+}
+
+#[test]
+fn secrets_never_reach_the_logs() {
+    let db = TestDatabase::sqlite();
+    create_acme(&db);
+    let env = [("GATEHOUSE_LOG", "trace"), ("GATEHOUSE_LOG_FORMAT", "json")];
+    let out = gatehouse_in(
+        db.dir.path(),
+        &db.url,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "carol",
+            "--email",
+            "carol@example.com",
+            "--password-stdin",
+            "--json",
+        ],
+        Some(PASSWORD),
+        &env,
+    );
+    json_ok(&out);
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(logs.contains("\"action\":\"user.create\""), "trace logs were written: {logs}");
+    assert!(!logs.contains(PASSWORD) && !logs.contains("$argon2id$"), "{logs}");
+    let master = std::fs::read_to_string(db.dir.path().join("master.key")).unwrap();
+    let key_line = master.lines().last().unwrap();
+    assert!(!logs.contains(key_line));
+}
+
+#[test]
+fn configuration_errors_name_the_key_and_production_refuses_generated_keys() {
+    let db = TestDatabase::sqlite();
+    let out = gatehouse_in(db.dir.path(), &db.url, &["migrate"], None, &[("GATEHOUSE_HTTPS_ADDR", "everywhere")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GATEHOUSE_HTTPS_ADDR"));
+
+    let cert_dir = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::support::write_cert(cert_dir.path(), "prod");
+    let prod = [
+        ("GATEHOUSE_MODE", "production"),
+        ("GATEHOUSE_TLS_CERT", cert.to_str().unwrap()),
+        ("GATEHOUSE_TLS_KEY", key.to_str().unwrap()),
+    ];
+    let out = gatehouse_in(db.dir.path(), &db.url, &["tenant", "create", "acme"], None, &prod);
+    refused(&out, "production mode refuses to generate one");
+    assert!(!db.dir.path().join("master.key").exists(), "no key was generated");
+    // A development key file is refused in production too.
+    gatehouse(&db, &["migrate"], None);
+    json_ok(&gatehouse(&db, &["tenant", "create", "acme", "--json"], None));
+    let out = gatehouse_in(db.dir.path(), &db.url, &["tenant", "create", "globex"], None, &prod);
+    refused(&out, "generated for development");
+}
+
+#[actix_web::test]
+async fn commands_work_beside_a_running_server() {
+    for db in databases() {
+        let server = TestServer::start(&db, None).await;
+        let out = tokio::task::spawn_blocking({
+            let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
+            move || gatehouse_in(&dir, &url, &["tenant", "create", "acme", "--json"], None, &[])
+        })
+        .await
+        .unwrap();
+        let created = json_ok(&out);
+        // The server's own store sees the tenant at once: nothing is cached without invalidation.
+        let seen = server.running.store.tenant_by_slug("acme").unwrap().unwrap();
+        assert_eq!(seen.id, created["id"].as_str().unwrap(), "{db:?}");
+        let res = server.client.get(server.url("/readyz")).send().await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        // Bootstrap ran once, at server start (A8): the CLI did not create a second admin.
+        assert_eq!(audit_records(&db), 3, "{db:?}: platform tenant, admin, acme");
+    }
+}
