@@ -1,1 +1,1 @@
-
+//! Admin console and account pages. Empty until their issue is done.
