@@ -4,7 +4,10 @@
 pub mod admin;
 pub mod audit;
 pub mod crypto;
+pub mod jose;
+pub mod keys;
 pub mod model;
+pub mod oauth;
 pub mod password;
 pub mod store;
 pub mod time;

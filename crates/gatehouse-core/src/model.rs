@@ -1,6 +1,8 @@
 //! The stored entities, as core sees them. Secrets inside are hashes or sealed values only.
 
 use gatehouse_types::{ClientType, GrantType, Secret};
+
+use crate::jose::SigningAlg;
 use serde::Serialize;
 
 /// A tenant: its own issuer, keys, users, clients and roles (AC1).
@@ -50,6 +52,24 @@ pub struct Client {
     /// First-party clients skip the consent screen (O6).
     pub first_party: bool,
     pub created_at: i64,
+    /// `aud` of the access tokens it gets; empty means its own client id.
+    pub audiences: Vec<String>,
+    /// Lifetimes in seconds (O4).
+    pub access_token_ttl: i64,
+    pub refresh_token_ttl: i64,
+    /// Algorithm of its ID and access tokens (O4).
+    pub signing_alg: SigningAlg,
+    /// Browser origins allowed by CORS on token, userinfo and revocation (O7).
+    pub web_origins: Vec<String>,
+    /// Where back-channel logout tokens are POSTed (S6).
+    pub backchannel_logout_uri: Option<String>,
+}
+
+impl Client {
+    /// The access-token audience: the registered audiences, or the client itself.
+    pub fn token_audience(&self) -> Vec<String> {
+        if self.audiences.is_empty() { vec![self.client_id.clone()] } else { self.audiences.clone() }
+    }
 }
 
 /// Built-in roles carrying the privilege levels of AC4; any other role is an application role.

@@ -60,6 +60,49 @@ pub trait AuditStore {
     fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
+/// A token signing key as stored: the private key sealed under the signing-key DEK (D1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub tenant_id: String,
+    pub alg: String,
+    pub sealed_private_key: Vec<u8>,
+    pub public_jwk: String,
+    pub created_at: i64,
+    /// `None` while current; then published until this time (overlap window).
+    pub retire_at: Option<i64>,
+}
+
+/// Token signing keys per tenant (O4).
+pub trait SigningKeyStore {
+    /// The tenant's keys that are current or still inside their overlap window at `now`,
+    /// oldest first.
+    fn published_keys(&self, tenant_id: &str, now: i64) -> Result<Vec<StoredSigningKey>, StoreError>;
+    /// Adds `key` as the current key of its algorithm; the previous current key(s) of that
+    /// algorithm stay published until `retire_previous_at`. One transaction, audited.
+    fn add_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        retire_previous_at: i64,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+}
+
+/// Revoked access tokens, by `jti` (RFC 7009).
+pub trait RevocationStore {
+    /// Records the revocation (idempotent) with its audit record.
+    fn revoke_jti(
+        &self,
+        tenant_id: &str,
+        jti: &str,
+        client_id: &str,
+        expires_at: i64,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Whether `jti` of the tenant is revoked.
+    fn is_revoked(&self, tenant_id: &str, jti: &str) -> Result<bool, StoreError>;
+}
+
 /// Wrapped data-encryption keys (D1).
 pub trait KeyStore {
     /// Every stored DEK.

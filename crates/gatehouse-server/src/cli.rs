@@ -34,6 +34,26 @@ pub enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Publish a new signing key; the previous one stays in the JWKS for the overlap window.
+    Rotate {
+        #[arg(long)]
+        tenant: String,
+        /// ES256 (default), RS256 or EdDSA.
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        /// Seconds the previous key keeps verifying (default one day).
+        #[arg(long, default_value_t = 86_400)]
+        overlap_secs: i64,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +100,24 @@ pub enum ClientCommand {
         /// A first-party client skips the consent screen.
         #[arg(long)]
         first_party: bool,
+        /// `aud` of its access tokens (default: its own client id).
+        #[arg(long = "audience", num_args = 1..)]
+        audiences: Vec<String>,
+        /// Access-token lifetime in seconds (default 300).
+        #[arg(long)]
+        access_token_ttl: Option<i64>,
+        /// Refresh-token lifetime in seconds (default 30 days).
+        #[arg(long)]
+        refresh_token_ttl: Option<i64>,
+        /// ES256 (default), RS256 or EdDSA.
+        #[arg(long)]
+        signing_alg: Option<String>,
+        /// Browser origins allowed to call the token, userinfo and revocation endpoints.
+        #[arg(long = "web-origin", num_args = 1..)]
+        web_origins: Vec<String>,
+        /// Where back-channel logout tokens are sent.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -8,12 +8,14 @@ use anyhow::{Context, bail};
 use gatehouse_core::UnixTime;
 use gatehouse_core::admin::{self, CreateClient, CreateTenant, CreateUser};
 use gatehouse_core::audit::verify_chain;
+use gatehouse_core::jose::SigningAlg;
+use gatehouse_core::keys;
 use gatehouse_core::password::PasswordHasher;
 use gatehouse_store::Store;
 use gatehouse_types::Secret;
 use serde_json::{Value, json};
 
-use crate::cli::{AuditCommand, Cli, ClientCommand, Command, TenantCommand, UserCommand};
+use crate::cli::{AuditCommand, Cli, ClientCommand, Command, KeysCommand, TenantCommand, UserCommand};
 use crate::config::{Config, Settings};
 
 /// What a command produced: the JSON object and the text for humans.
@@ -93,6 +95,12 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             grants,
             scope,
             first_party,
+            audiences,
+            access_token_ttl,
+            refresh_token_ttl,
+            signing_alg,
+            web_origins,
+            backchannel_logout_uri,
             out,
         }) => {
             let input = CreateClient {
@@ -104,6 +112,12 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
                 grant_types: grants,
                 scope,
                 first_party,
+                audiences,
+                access_token_ttl,
+                refresh_token_ttl,
+                signing_alg,
+                web_origins,
+                backchannel_logout_uri,
             };
             (out.json, client_create(config, input))
         }
@@ -123,6 +137,9 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             (out.json, result)
         }
         Command::Audit(AuditCommand::Verify(f)) => (f.json, audit_verify(config)),
+        Command::Keys(KeysCommand::Rotate { tenant, alg, overlap_secs, out }) => {
+            (out.json, keys_rotate(config, &tenant, &alg, overlap_secs))
+        }
     }
 }
 
@@ -175,6 +192,12 @@ fn client_create(config: &Config, input: CreateClient) -> anyhow::Result<Output>
         "grant_types": c.grant_types,
         "scope": c.scope,
         "first_party": c.first_party,
+        "audiences": c.token_audience(),
+        "access_token_ttl": c.access_token_ttl,
+        "refresh_token_ttl": c.refresh_token_ttl,
+        "signing_alg": c.signing_alg,
+        "web_origins": c.web_origins,
+        "backchannel_logout_uri": c.backchannel_logout_uri,
     });
     let mut text = format!("created client {} ({})", c.name, c.client_id);
     if let Some(secret) = &created.client_secret {
@@ -207,5 +230,25 @@ fn audit_verify(config: &Config) -> anyhow::Result<Output> {
             report.records, report.head_seq, report.head_hash
         ),
         json: json!({ "ok": true, "records": report.records, "head_seq": report.head_seq, "head_hash": report.head_hash }),
+    })
+}
+
+/// O4: `keys rotate`. Running servers pick the new key up within their cache lifetime; the
+/// previous key stays published for the overlap window, so tokens it signed keep verifying.
+fn keys_rotate(config: &Config, tenant: &str, alg: &str, overlap_secs: i64) -> anyhow::Result<Output> {
+    let alg = SigningAlg::parse(alg).map_err(|_| anyhow::anyhow!("signing algorithm must be ES256, RS256 or EdDSA"))?;
+    if !(0..=30 * 86_400).contains(&overlap_secs) {
+        bail!("overlap must be between 0 and 2592000 seconds");
+    }
+    let store = store(config)?;
+    let t = admin::require_tenant(&store, tenant)?;
+    let kid = keys::rotate(&store, store.vault(), &t.id, alg, overlap_secs, &actor(), UnixTime::now())?;
+    Ok(Output {
+        text: format!(
+            "new {} signing key {kid} for tenant {}; the previous one is published for {overlap_secs} s",
+            alg.as_str(),
+            t.slug
+        ),
+        json: json!({ "kid": kid, "alg": alg.as_str(), "tenant": t.slug, "overlap_secs": overlap_secs }),
     })
 }

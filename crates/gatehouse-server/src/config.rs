@@ -43,6 +43,7 @@ pub struct Settings {
     pub workers: Option<i64>,
     pub hsts_max_age: Option<i64>,
     pub max_body_bytes: Option<i64>,
+    pub cache_ttl_secs: Option<i64>,
     pub password_min_length: Option<i64>,
     pub password_max_length: Option<i64>,
     pub password_min_classes: Option<i64>,
@@ -74,6 +75,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("workers", Kind::Int),
     ("hsts_max_age", Kind::Int),
     ("max_body_bytes", Kind::Int),
+    ("cache_ttl_secs", Kind::Int),
     ("password_min_length", Kind::Int),
     ("password_max_length", Kind::Int),
     ("password_min_classes", Kind::Int),
@@ -178,6 +180,8 @@ pub struct Config {
     pub workers: usize,
     pub hsts_max_age: u64,
     pub max_body_bytes: usize,
+    /// How long tenants, clients and keys are cached before the database is asked again.
+    pub cache_ttl: std::time::Duration,
     pub password_policy: PasswordPolicy,
     pub argon2: (u32, u32, u32),
 }
@@ -279,6 +283,7 @@ impl Config {
         let workers = c.range("workers", s.workers, 0, 0, 256) as usize;
         let hsts_max_age = c.range("hsts_max_age", s.hsts_max_age, 31_536_000, 0, 63_072_000) as u64;
         let max_body_bytes = c.range("max_body_bytes", s.max_body_bytes, 64 * 1024, 1024, 16 * 1024 * 1024) as usize;
+        let cache_ttl = std::time::Duration::from_secs(c.range("cache_ttl_secs", s.cache_ttl_secs, 10, 0, 3600) as u64);
         let min_length = c.range("password_min_length", s.password_min_length, 12, 8, 128) as usize;
         let max_length = c.range("password_max_length", s.password_max_length, 128, 128, 1024) as usize;
         let min_classes = c.range("password_min_classes", s.password_min_classes, 0, 0, 4) as u8;
@@ -302,6 +307,7 @@ impl Config {
                 workers,
                 hsts_max_age,
                 max_body_bytes,
+                cache_ttl,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,
             }),

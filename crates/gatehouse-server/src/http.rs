@@ -3,12 +3,14 @@
 pub mod errors;
 pub mod health;
 pub mod middleware;
+pub mod oauth;
 pub mod redirect;
 
 use actix_web::web;
 
 /// The one route table of the HTTPS server.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    oauth::routes(cfg);
     cfg.route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::ready))
         .default_service(web::to(errors::not_found));

@@ -1,6 +1,7 @@
 //! The Gatehouse server: configuration, TLS, the HTTP layer, and the operator commands behind
 //! the `gatehouse` binary.
 
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -121,7 +122,11 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
     certs.watch();
     let tls_config = tls::server_config(certs.clone())?;
 
-    let state = web::Data::new(AppState { store: store.clone(), config: config.clone() });
+    let state = web::Data::new(AppState {
+        store: store.clone(),
+        config: config.clone(),
+        caches: Arc::new(http::oauth::context::Caches::new(config.cache_ttl)),
+    });
     let limit = web::Data::new(BodyLimit(config.max_body_bytes));
     let max = config.max_body_bytes;
     let hsts = config.hsts_max_age;

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use gatehouse_core::StoreError;
 use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::jose::SigningAlg;
 use gatehouse_core::model::Client;
 use gatehouse_core::store::ClientStore;
 use gatehouse_types::{ClientType, GrantType};
@@ -26,6 +27,18 @@ struct Row {
     scope: String,
     first_party: bool,
     created_at: i64,
+    settings: String,
+}
+
+/// The `settings` JSON column.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Settings {
+    audiences: Vec<String>,
+    access_token_ttl: i64,
+    refresh_token_ttl: i64,
+    signing_alg: String,
+    web_origins: Vec<String>,
+    backchannel_logout_uri: Option<String>,
 }
 
 fn to_json(list: &[String]) -> Result<String, StoreError> {
@@ -50,6 +63,15 @@ impl Row {
             scope: c.scope.clone(),
             first_party: c.first_party,
             created_at: c.created_at,
+            settings: serde_json::to_string(&Settings {
+                audiences: c.audiences.clone(),
+                access_token_ttl: c.access_token_ttl,
+                refresh_token_ttl: c.refresh_token_ttl,
+                signing_alg: c.signing_alg.as_str().to_owned(),
+                web_origins: c.web_origins.clone(),
+                backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            })
+            .map_err(unavailable)?,
         })
     }
 
@@ -63,6 +85,7 @@ impl Row {
             .map(GrantType::parse)
             .collect::<Result<Vec<_>, _>>()
             .map_err(unavailable)?;
+        let settings: Settings = serde_json::from_str(&self.settings).map_err(unavailable)?;
         Ok(Client {
             client_id: self.client_id,
             tenant_id: self.tenant_id,
@@ -75,6 +98,12 @@ impl Row {
             scope: self.scope,
             first_party: self.first_party,
             created_at: self.created_at,
+            audiences: settings.audiences,
+            access_token_ttl: settings.access_token_ttl,
+            refresh_token_ttl: settings.refresh_token_ttl,
+            signing_alg: SigningAlg::parse(&settings.signing_alg).map_err(unavailable)?,
+            web_origins: settings.web_origins,
+            backchannel_logout_uri: settings.backchannel_logout_uri,
         })
     }
 }

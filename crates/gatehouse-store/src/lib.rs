@@ -9,6 +9,7 @@ mod error;
 mod keys;
 mod migrate;
 mod schema;
+mod signing_keys;
 mod tenants;
 mod users;
 

@@ -52,6 +52,28 @@ diesel::table! {
         scope -> Text,
         first_party -> Bool,
         created_at -> BigInt,
+        settings -> Text,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        tenant_id -> Text,
+        alg -> Text,
+        private_key -> Binary,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        retire_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    revoked_tokens (tenant_id, jti) {
+        tenant_id -> Text,
+        jti -> Text,
+        client_id -> Text,
+        expires_at -> BigInt,
     }
 }
 

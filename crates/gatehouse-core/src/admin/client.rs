@@ -9,11 +9,12 @@ use super::{AdminError, require_tenant};
 use crate::UnixTime;
 use crate::audit::AuditEvent;
 use crate::crypto::{KeyKind, Vault, random_bytes, random_token};
+use crate::jose::SigningAlg;
 use crate::model::Client;
 use crate::store::{ClientStore, TenantStore};
 
 /// Input of `client create`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateClient {
     pub tenant: String,
     pub name: String,
@@ -23,6 +24,42 @@ pub struct CreateClient {
     pub grant_types: Vec<String>,
     pub scope: String,
     pub first_party: bool,
+    pub audiences: Vec<String>,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_ttl: Option<i64>,
+    pub signing_alg: Option<String>,
+    pub web_origins: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+}
+
+/// IO1: an audience is 1–200 printable characters without spaces (a URI or a name).
+fn check_audiences(audiences: &[String]) -> Result<(), AdminError> {
+    let ok =
+        |a: &String| (1..=200).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\');
+    if !audiences.iter().all(ok) {
+        return Err(AdminError::invalid("audience must be 1-200 printable characters without spaces or quotes"));
+    }
+    Ok(())
+}
+
+/// O4: token lifetimes within sane bounds.
+fn check_ttl(value: Option<i64>, default: i64, (min, max): (i64, i64), what: &str) -> Result<i64, AdminError> {
+    let v = value.unwrap_or(default);
+    if v < min || v > max {
+        return Err(AdminError::invalid(format!("{what} must be between {min} and {max} seconds")));
+    }
+    Ok(v)
+}
+
+/// O7: a web origin is `https://host[:port]` (or http on loopback), nothing more.
+fn parse_origin(value: &str) -> Result<String, AdminError> {
+    let bad = || AdminError::invalid("web origin must look like https://app.example.com (scheme, host, optional port)");
+    let uri = RedirectUri::parse(value).map_err(|_| bad())?;
+    let url = url::Url::parse(uri.as_str()).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "https" | "http") || url.path() != "/" || url.query().is_some() || value.ends_with('/') {
+        return Err(bad());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// A new client and, for a confidential one, its secret: shown once, stored only as a hash.
@@ -104,6 +141,25 @@ pub fn create_client(
     grants.dedup();
     check_grants(client_type, &grants, &redirects)?;
     let scope = ScopeSet::parse(&input.scope).map_err(AdminError::invalid)?;
+    check_audiences(&input.audiences)?;
+    let access_token_ttl = check_ttl(input.access_token_ttl, 300, (60, 86_400), "access token lifetime")?;
+    let refresh_token_ttl = check_ttl(input.refresh_token_ttl, 2_592_000, (300, 31_536_000), "refresh token lifetime")?;
+    let signing_alg = match &input.signing_alg {
+        Some(a) => {
+            SigningAlg::parse(a).map_err(|_| AdminError::invalid("signing algorithm must be ES256, RS256 or EdDSA"))?
+        }
+        None => SigningAlg::Es256,
+    };
+    let web_origins = input.web_origins.iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
+    let backchannel_logout_uri = input
+        .backchannel_logout_uri
+        .as_deref()
+        .map(|u| {
+            RedirectUri::parse(u)
+                .map(|u| u.to_string())
+                .map_err(|_| AdminError::invalid("back-channel logout URI must be an https URL"))
+        })
+        .transpose()?;
     let tenant = require_tenant(store, &input.tenant)?;
 
     let client_id = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
@@ -121,6 +177,12 @@ pub fn create_client(
         scope: scope.to_string(),
         first_party: input.first_party,
         created_at: now.0,
+        audiences: input.audiences.clone(),
+        access_token_ttl,
+        refresh_token_ttl,
+        signing_alg,
+        web_origins,
+        backchannel_logout_uri,
     };
     let audit = AuditEvent::new(actor, "client.create")
         .tenant(&tenant.id)
@@ -133,6 +195,11 @@ pub fn create_client(
             "grant_types": client.grant_types,
             "scope": client.scope,
             "first_party": client.first_party,
+            "audiences": client.audiences,
+            "access_token_ttl": client.access_token_ttl,
+            "signing_alg": client.signing_alg,
+            "web_origins": client.web_origins,
+            "backchannel_logout_uri": client.backchannel_logout_uri,
         }}));
     store.create_client(&client, &audit)?;
     Ok(CreatedClient { client, client_secret })

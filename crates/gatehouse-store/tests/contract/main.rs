@@ -56,6 +56,7 @@ fn spa_client(tenant: &str, name: &str, kind: &str) -> CreateClient {
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         scope: "openid profile email offline_access".into(),
         first_party: true,
+        ..Default::default()
     }
 }
 

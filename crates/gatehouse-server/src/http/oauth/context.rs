@@ -1,0 +1,165 @@
+//! Resolving a request's tenant, client and signing keys through the caches (hot path: one
+//! read lock and an `Arc` clone when warm; the database only on a miss, off the executor).
+
+use std::sync::Arc;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{AuditEvent, Outcome};
+use gatehouse_core::jose::{SigningAlg, Verifier};
+use gatehouse_core::keys::{self, TenantKeys};
+use gatehouse_core::model::{Client, Tenant};
+use gatehouse_core::oauth::Params;
+use gatehouse_core::oauth::client_auth::{self, ClientAuth};
+use gatehouse_core::store::{AuditStore, ClientStore, TenantStore};
+use gatehouse_types::{OAuthErrorCode, ProtocolError};
+
+use crate::cache::TtlCache;
+use crate::http::oauth::discovery;
+use crate::state::AppState;
+
+/// A tenant with its issuer and its discovery document, serialized once.
+#[derive(Debug)]
+pub struct TenantEntry {
+    pub tenant: Tenant,
+    pub issuer: String,
+    pub discovery: Bytes,
+}
+
+/// A tenant's unsealed keys with the JWKS serialized once.
+#[derive(Debug)]
+pub struct KeysEntry {
+    pub keys: TenantKeys,
+    pub jwks: Bytes,
+    pub verifiers: Vec<Verifier>,
+}
+
+/// The caches of the OAuth endpoints.
+#[derive(Debug)]
+pub struct Caches {
+    tenants: TtlCache<TenantEntry>,
+    clients: TtlCache<Client>,
+    keys: TtlCache<KeysEntry>,
+}
+
+impl Caches {
+    /// Empty caches whose entries live for `ttl`.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self { tenants: TtlCache::new(ttl), clients: TtlCache::new(ttl), keys: TtlCache::new(ttl) }
+    }
+
+    /// Forgets a tenant's keys (after a rotation in this process).
+    pub fn invalidate_keys(&self, tenant_id: &str) {
+        self.keys.invalidate(tenant_id);
+    }
+}
+
+/// Runs blocking store work off the executor; any failure is `server_error`.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, String> + Send + 'static,
+) -> Result<T, ProtocolError> {
+    match web::block(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ProtocolError::server(e)),
+        Err(e) => Err(ProtocolError::server(e)),
+    }
+}
+
+impl AppState {
+    /// The tenant named `slug`, or `None`.
+    pub async fn tenant(&self, slug: &str) -> Result<Option<Arc<TenantEntry>>, ProtocolError> {
+        if let Some(hit) = self.caches.tenants.get(slug) {
+            return Ok(Some(hit));
+        }
+        let store = self.store.clone();
+        let key = slug.to_owned();
+        let Some(tenant) = blocking(move || store.tenant_by_slug(&key).map_err(|e| e.to_string())).await? else {
+            return Ok(None);
+        };
+        let issuer = tenant.issuer(&self.config.public_url);
+        let discovery = Bytes::from(discovery::document(&issuer).to_string());
+        let entry = Arc::new(TenantEntry { tenant, issuer, discovery });
+        self.caches.tenants.put(slug.to_owned(), entry.clone());
+        Ok(Some(entry))
+    }
+
+    /// The client `client_id` of the tenant, or `None` (another tenant's client is `None`: AC1).
+    pub async fn client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Arc<Client>>, ProtocolError> {
+        let key = format!("{tenant_id}\n{client_id}");
+        if let Some(hit) = self.caches.clients.get(&key) {
+            return Ok(Some(hit));
+        }
+        let store = self.store.clone();
+        let (t, c) = (tenant_id.to_owned(), client_id.to_owned());
+        let Some(client) = blocking(move || store.client_by_id(&t, &c).map_err(|e| e.to_string())).await? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        self.caches.clients.put(key, client.clone());
+        Ok(Some(client))
+    }
+
+    /// The tenant's keys, with a current key of `alg` (created on first use).
+    pub async fn keys(&self, tenant_id: &str, alg: SigningAlg) -> Result<Arc<KeysEntry>, ProtocolError> {
+        if let Some(hit) = self.caches.keys.get(tenant_id).filter(|e| e.keys.signer(alg).is_some()) {
+            return Ok(hit);
+        }
+        let store = self.store.clone();
+        let t = tenant_id.to_owned();
+        let keys =
+            blocking(move || keys::ensure(&store, store.vault(), &t, alg, UnixTime::now()).map_err(|e| e.to_string()))
+                .await?;
+        let jwks = Bytes::from(keys.jwks().to_string());
+        let verifiers = keys.verifiers();
+        let entry = Arc::new(KeysEntry { keys, jwks, verifiers });
+        self.caches.keys.put(tenant_id.to_owned(), entry.clone());
+        Ok(entry)
+    }
+
+    /// Appends an audit record durably (L3); the request fails if it cannot be written.
+    pub async fn audit(&self, event: AuditEvent) -> Result<(), ProtocolError> {
+        let store = self.store.clone();
+        blocking(move || store.append_audit(&event).map(|_| ()).map_err(|e| e.to_string())).await
+    }
+}
+
+/// RFC 6749 §3.2: token-style endpoints take `application/x-www-form-urlencoded` bodies.
+pub fn require_form(req: &HttpRequest) -> Result<(), ProtocolError> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ct.split(';').next().map(str::trim) != Some("application/x-www-form-urlencoded") {
+        return Err(ProtocolError::new(
+            OAuthErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Ok(())
+}
+
+/// O3: authenticates the calling client of `tenant`; a failure is audited (AC6) and is
+/// `invalid_client`.
+pub async fn authenticate_client(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    params: &Params,
+) -> Result<(Arc<Client>, ClientAuth), ProtocolError> {
+    let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let auth = client_auth::from_request(authorization, params)?;
+    let client = state.client(&tenant.tenant.id, auth.client_id()).await?;
+    match client_auth::authenticate(client.as_deref(), &auth, state.store.vault()) {
+        Ok(()) => Ok((client.ok_or_else(|| ProtocolError::server("authenticated without a client"))?, auth)),
+        Err(e) => {
+            let presented: String = auth.client_id().chars().take(128).collect();
+            let mut event = AuditEvent::new(format!("client:{presented}"), "client.authenticate")
+                .tenant(&tenant.tenant.id)
+                .target(format!("client:{presented}"))
+                .details(serde_json::json!({ "reason": e.detail }));
+            event.outcome = Outcome::Failure;
+            event.source_ip = req.peer_addr().map(|a| a.ip().to_string());
+            state.audit(event).await?;
+            Err(e)
+        }
+    }
+}

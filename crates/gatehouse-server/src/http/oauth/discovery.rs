@@ -1,0 +1,69 @@
+//! Discovery (OpenID Connect Discovery 1.0 §3, RFC 8414 §2) and the JWKS (RFC 7517): the
+//! same bytes for every caller, serialized once per tenant and served from the cache.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use gatehouse_core::jose::SigningAlg;
+use serde_json::{Value, json};
+
+use crate::http::errors::generic;
+use crate::http::oauth::error;
+use crate::state::AppState;
+
+/// The metadata of the issuer `iss`. Lists only what this server implements.
+pub fn document(iss: &str) -> Value {
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    json!({
+        "issuer": iss,
+        "token_endpoint": format!("{iss}/token"),
+        "jwks_uri": format!("{iss}/jwks"),
+        "introspection_endpoint": format!("{iss}/introspect"),
+        "revocation_endpoint": format!("{iss}/revoke"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "id_token_signing_alg_values_supported": algs,
+        "access_token_signing_alg_values_supported": algs,
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant"],
+    })
+}
+
+fn json_bytes(body: web::Bytes, cache_secs: u32) -> HttpResponse {
+    let mut res = HttpResponse::Ok().content_type("application/json").body(body);
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={cache_secs}")) {
+        res.headers_mut().insert(header::CACHE_CONTROL, v);
+    }
+    res
+}
+
+/// `GET {issuer}/.well-known/openid-configuration` (and the RFC 8414 forms).
+pub async fn openid_configuration(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    match state.tenant(&path).await {
+        Ok(Some(t)) => json_bytes(t.discovery.clone(), 300),
+        Ok(None) => generic(&req, StatusCode::NOT_FOUND),
+        Err(e) => error::response(&e),
+    }
+}
+
+/// `GET {issuer}/jwks`: public keys only, current and inside their overlap window (O4).
+pub async fn jwks(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let tenant = match state.tenant(&path).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
+        Err(e) => return error::response(&e),
+    };
+    match state.keys(&tenant.tenant.id, SigningAlg::Es256).await {
+        // Short cache lifetime: a rotated key must reach resource servers quickly.
+        Ok(keys) => json_bytes(keys.jwks.clone(), 60),
+        Err(e) => error::response(&e),
+    }
+}

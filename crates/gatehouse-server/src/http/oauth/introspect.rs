@@ -1,0 +1,66 @@
+//! `POST {issuer}/introspect` (RFC 7662; O5). Any authenticated confidential client of the
+//! tenant may introspect: resource servers introspect tokens issued to other clients. A token
+//! of another tenant, an expired or a revoked one is `active: false`.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::UnixTime;
+use gatehouse_core::jose::SigningAlg;
+use gatehouse_core::oauth::Params;
+use gatehouse_core::oauth::introspect::{active_response, check_access_token, inactive_response};
+use gatehouse_core::store::RevocationStore;
+use gatehouse_types::{ClientType, OAuthErrorCode, ProtocolError};
+
+use super::context::{TenantEntry, authenticate_client, require_form};
+use super::error;
+use crate::http::errors::generic;
+use crate::state::AppState;
+
+/// The introspection endpoint.
+pub async fn introspect(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let tenant = match state.tenant(&path).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
+        Err(e) => return error::response(&e),
+    };
+    match handle(&req, &state, &tenant, &body).await {
+        Ok(v) => {
+            let mut res = HttpResponse::Ok().json(v);
+            error::no_store(&mut res);
+            res
+        }
+        Err(e) => error::response(&e),
+    }
+}
+
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    body: &[u8],
+) -> Result<serde_json::Value, ProtocolError> {
+    require_form(req)?;
+    let params = Params::parse(body)?;
+    let (client, _) = authenticate_client(req, state, tenant, &params).await?;
+    if client.client_type != ClientType::Confidential {
+        return Err(ProtocolError::new(OAuthErrorCode::UnauthorizedClient, "only confidential clients may introspect"));
+    }
+    let token = params.require("token", "token is required")?;
+    let keys = state.keys(&tenant.tenant.id, SigningAlg::Es256).await?;
+    let Some(active) = check_access_token(token, &keys.verifiers, &tenant.issuer, UnixTime::now()) else {
+        return Ok(inactive_response());
+    };
+    let store = state.store.clone();
+    let (tenant_id, jti) = (tenant.tenant.id.clone(), active.jti.clone());
+    let revoked = web::block(move || store.is_revoked(&tenant_id, &jti))
+        .await
+        .map_err(ProtocolError::server)?
+        .map_err(ProtocolError::server)?;
+    Ok(if revoked { inactive_response() } else { active_response(&active) })
+}

@@ -1,0 +1,58 @@
+//! `POST {issuer}/revoke` (RFC 7009; O5): access tokens by `jti`. A client may revoke only its
+//! own tokens; an invalid or unknown token is answered 200 (RFC 7009 §2.2).
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::UnixTime;
+use gatehouse_core::jose::SigningAlg;
+use gatehouse_core::oauth::introspect::check_access_token;
+use gatehouse_core::oauth::{Params, revoke};
+use gatehouse_core::store::RevocationStore;
+use gatehouse_types::ProtocolError;
+
+use super::context::{TenantEntry, authenticate_client, require_form};
+use super::error;
+use crate::http::errors::generic;
+use crate::state::AppState;
+
+/// The revocation endpoint.
+pub async fn revoke(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let tenant = match state.tenant(&path).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
+        Err(e) => return error::response(&e),
+    };
+    match handle(&req, &state, &tenant, &body).await {
+        Ok(()) => {
+            let mut res = HttpResponse::Ok().finish();
+            error::no_store(&mut res);
+            res
+        }
+        Err(e) => error::response(&e),
+    }
+}
+
+async fn handle(req: &HttpRequest, state: &AppState, tenant: &TenantEntry, body: &[u8]) -> Result<(), ProtocolError> {
+    require_form(req)?;
+    let params = Params::parse(body)?;
+    let (client, _) = authenticate_client(req, state, tenant, &params).await?;
+    let token = params.require("token", "token is required")?;
+    let keys = state.keys(&tenant.tenant.id, SigningAlg::Es256).await?;
+    let Some(active) = check_access_token(token, &keys.verifiers, &tenant.issuer, UnixTime::now()) else {
+        return Ok(());
+    };
+    revoke::check_owner(&active, &client.client_id)?;
+    let audit = revoke::audit(&tenant.tenant.id, &client.client_id, &active);
+    let store = state.store.clone();
+    let tenant_id = tenant.tenant.id.clone();
+    web::block(move || store.revoke_jti(&tenant_id, &active.jti, &active.client_id, active.exp, &audit))
+        .await
+        .map_err(ProtocolError::server)?
+        .map_err(ProtocolError::server)
+}

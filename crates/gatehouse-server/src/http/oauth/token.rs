@@ -1,0 +1,61 @@
+//! `POST {issuer}/token` (RFC 6749 §3.2; O3). Parses, authenticates the client, dispatches on
+//! `grant_type`, signs, records the issuance durably, answers with `no-store`.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::UnixTime;
+use gatehouse_core::oauth::{Params, client_credentials};
+use gatehouse_types::{OAuthErrorCode, ProtocolError};
+use serde_json::json;
+
+use super::context::{TenantEntry, authenticate_client, require_form};
+use super::error;
+use crate::http::errors::generic;
+use crate::state::AppState;
+
+/// The token endpoint.
+pub async fn token(req: HttpRequest, path: web::Path<String>, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let tenant = match state.tenant(&path).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
+        Err(e) => return error::response(&e),
+    };
+    match handle(&req, &state, &tenant, &body).await {
+        Ok(body) => {
+            let mut res = HttpResponse::Ok().json(body);
+            error::no_store(&mut res);
+            res
+        }
+        Err(e) => error::response(&e),
+    }
+}
+
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    body: &[u8],
+) -> Result<serde_json::Value, ProtocolError> {
+    require_form(req)?;
+    let params = Params::parse(body)?;
+    let grant = params.require("grant_type", "grant_type is required")?;
+    let (client, _) = authenticate_client(req, state, tenant, &params).await?;
+    match grant {
+        "client_credentials" => {
+            let keys = state.keys(&tenant.tenant.id, client.signing_alg).await?;
+            let signer = keys.keys.signer(client.signing_alg).ok_or_else(|| ProtocolError::server("no signing key"))?;
+            let (issued, audit) =
+                client_credentials::issue(&tenant.tenant, &tenant.issuer, &client, &params, signer, UnixTime::now())?;
+            // The token is returned only once its issuance is on record (L3).
+            state.audit(audit).await?;
+            Ok(json!({
+                "access_token": issued.access_token.token,
+                "token_type": "Bearer",
+                "expires_in": issued.expires_in,
+                "scope": issued.scope,
+            }))
+        }
+        _ => Err(ProtocolError::new(OAuthErrorCode::UnsupportedGrantType, "the grant type is not supported")),
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE revoked_tokens;
+DROP TABLE signing_keys;
+ALTER TABLE clients DROP COLUMN settings;
