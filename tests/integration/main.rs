@@ -4,5 +4,6 @@
 
 mod cli;
 mod http;
+mod oauth;
 mod support;
 mod tls;

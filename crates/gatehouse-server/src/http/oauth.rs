@@ -16,9 +16,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/.well-known/openid-configuration", web::get().to(discovery::openid_configuration))
             .route("/.well-known/oauth-authorization-server", web::get().to(discovery::openid_configuration))
             .route("/jwks", web::get().to(discovery::jwks))
-            .route("/token", web::post().to(token::token))
-            .route("/introspect", web::post().to(introspect::introspect))
-            .route("/revoke", web::post().to(revoke::revoke)),
+            // Resources, so a wrong method is 405 rather than 404.
+            .service(web::resource("/token").route(web::post().to(token::token)))
+            .service(web::resource("/introspect").route(web::post().to(introspect::introspect)))
+            .service(web::resource("/revoke").route(web::post().to(revoke::revoke))),
     )
     // RFC 8414 §3: the well-known segment goes before the issuer's path.
     .route("/.well-known/oauth-authorization-server/tenants/{tenant}", web::get().to(discovery::openid_configuration));

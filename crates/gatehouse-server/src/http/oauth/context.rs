@@ -146,12 +146,18 @@ pub async fn authenticate_client(
     params: &Params,
 ) -> Result<(Arc<Client>, ClientAuth), ProtocolError> {
     let authorization = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let auth = client_auth::from_request(authorization, params)?;
-    let client = state.client(&tenant.tenant.id, auth.client_id()).await?;
-    match client_auth::authenticate(client.as_deref(), &auth, state.store.vault()) {
-        Ok(()) => Ok((client.ok_or_else(|| ProtocolError::server("authenticated without a client"))?, auth)),
+    let attempt = match client_auth::from_request(authorization, params) {
+        Ok(auth) => {
+            let client = state.client(&tenant.tenant.id, auth.client_id()).await?;
+            client_auth::authenticate(client.as_deref(), &auth, state.store.vault()).map(|()| (client, auth))
+        }
+        Err(e) => Err(e),
+    };
+    match attempt {
+        Ok((Some(client), auth)) => Ok((client, auth)),
+        Ok((None, _)) => Err(ProtocolError::server("authenticated without a client")),
         Err(e) => {
-            let presented: String = auth.client_id().chars().take(128).collect();
+            let presented: String = params.get("client_id").unwrap_or("-").chars().take(128).collect();
             let mut event = AuditEvent::new(format!("client:{presented}"), "client.authenticate")
                 .tenant(&tenant.tenant.id)
                 .target(format!("client:{presented}"))

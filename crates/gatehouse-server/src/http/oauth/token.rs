@@ -5,6 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{AuditEvent, Outcome};
+use gatehouse_core::model::Client;
 use gatehouse_core::oauth::{Params, client_credentials};
 use gatehouse_types::{OAuthErrorCode, ProtocolError};
 use serde_json::json;
@@ -41,12 +43,37 @@ async fn handle(
     let params = Params::parse(body)?;
     let grant = params.require("grant_type", "grant_type is required")?;
     let (client, _) = authenticate_client(req, state, tenant, &params).await?;
+    match issue(state, tenant, &client, grant, &params).await {
+        Ok(v) => Ok(v),
+        Err(e) if e.code == OAuthErrorCode::ServerError => Err(e),
+        Err(e) => {
+            // AC6, L3: a refused grant is audited like a refused login.
+            let mut event = AuditEvent::new(format!("client:{}", client.client_id), "token.issue")
+                .tenant(&tenant.tenant.id)
+                .target(format!("client:{}", client.client_id))
+                .details(json!({ "grant": grant.chars().take(64).collect::<String>(), "error": e.code.as_str() }));
+            event.outcome = Outcome::Denied;
+            event.source_ip = req.peer_addr().map(|a| a.ip().to_string());
+            state.audit(event).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Dispatches on the grant type (one module per grant in core).
+async fn issue(
+    state: &AppState,
+    tenant: &TenantEntry,
+    client: &Client,
+    grant: &str,
+    params: &Params,
+) -> Result<serde_json::Value, ProtocolError> {
     match grant {
         "client_credentials" => {
             let keys = state.keys(&tenant.tenant.id, client.signing_alg).await?;
             let signer = keys.keys.signer(client.signing_alg).ok_or_else(|| ProtocolError::server("no signing key"))?;
             let (issued, audit) =
-                client_credentials::issue(&tenant.tenant, &tenant.issuer, &client, &params, signer, UnixTime::now())?;
+                client_credentials::issue(&tenant.tenant, &tenant.issuer, client, params, signer, UnixTime::now())?;
             // The token is returned only once its issuance is on record (L3).
             state.audit(audit).await?;
             Ok(json!({
