@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod crypto;
+pub mod flow;
 pub mod jose;
 pub mod keys;
 pub mod model;

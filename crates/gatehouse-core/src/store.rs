@@ -36,6 +36,8 @@ pub trait UserStore {
     /// Inserts a user with roles (created in the tenant if new); a taken username or e-mail is
     /// `Conflict`, and then nothing is written.
     fn create_user(&self, user: &User, roles: &[RoleName], audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The user `user_id` of `tenant_id`.
+    fn user_by_id(&self, tenant_id: &str, user_id: &str) -> Result<Option<User>, StoreError>;
     /// The user of `tenant_id` called `username`.
     fn user_by_username(&self, tenant_id: &str, username: &str) -> Result<Option<User>, StoreError>;
     /// The role names of a user in a tenant, sorted.
@@ -109,4 +111,150 @@ pub trait KeyStore {
     fn data_keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
     /// Stores a new DEK; one of the same kind and version already stored is `Conflict`.
     fn insert_data_key(&self, key: &WrappedKey) -> Result<(), StoreError>;
+}
+
+/// A server-side session (S1); `amr` is space-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub sid: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub acr: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization request waiting for login or consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    /// The validated request, as JSON.
+    pub params: String,
+    pub binding_hash: Vec<u8>,
+    pub csrf_hash: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// An authorization code as stored (O2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRecord {
+    pub code_hash: Vec<u8>,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub sid: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub acr: String,
+    pub expires_at: i64,
+}
+
+/// What consuming a code found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeUse {
+    /// First use: the code, now consumed.
+    Fresh(Box<CodeRecord>),
+    /// Already used: what was issued from it, to revoke (O2).
+    Replayed { client_id: String, family_id: Option<String>, access_jti: Option<String> },
+    /// Unknown or expired.
+    Invalid,
+}
+
+/// A refresh token as stored (O3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub token_hash: Vec<u8>,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub sid: String,
+    pub scope: String,
+    pub auth_time: i64,
+    pub amr: String,
+    pub acr: String,
+    pub access_jti: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshUse {
+    /// Valid and now rotated: the old record.
+    Rotated(Box<RefreshRecord>),
+    /// Already rotated or revoked: reuse; its family must be revoked (O3).
+    Reused { client_id: String, family_id: String },
+    /// Unknown or expired.
+    Invalid,
+}
+
+/// Sessions, pending requests, codes, refresh tokens and consents (S1, O2, O3, O6).
+pub trait FlowStore {
+    fn create_session(&self, id_hash: &[u8], s: &SessionRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The live (not ended, not expired at `now`) session with this id hash.
+    fn session(&self, tenant_id: &str, id_hash: &[u8], now: i64) -> Result<Option<SessionRecord>, StoreError>;
+    /// Records activity (idle timeout, S4).
+    fn touch_session(&self, tenant_id: &str, id_hash: &[u8], now: i64) -> Result<(), StoreError>;
+    /// Ends the session; returns it if it was live.
+    fn end_session(
+        &self,
+        tenant_id: &str,
+        id_hash: &[u8],
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    fn save_request(&self, r: &PendingRequest) -> Result<(), StoreError>;
+    fn pending_request(&self, tenant_id: &str, id: &str, now: i64) -> Result<Option<PendingRequest>, StoreError>;
+    fn delete_request(&self, tenant_id: &str, id: &str) -> Result<(), StoreError>;
+
+    fn save_code(&self, c: &CodeRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Consumes the code once (conditional update, so it holds under concurrency and across
+    /// nodes), recording the family and access token that will be issued from it.
+    fn consume_code(
+        &self,
+        tenant_id: &str,
+        code_hash: &[u8],
+        now: i64,
+        family_id: &str,
+        access_jti: &str,
+    ) -> Result<CodeUse, StoreError>;
+
+    fn save_refresh(&self, r: &RefreshRecord, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Rotates a refresh token presented by `client_id`: marks it used and stores the successor
+    /// `next` builds from it, with the audit record, in one transaction.
+    fn rotate_refresh(
+        &self,
+        tenant_id: &str,
+        token_hash: &[u8],
+        client_id: &str,
+        now: i64,
+        next: &dyn Fn(&RefreshRecord) -> (RefreshRecord, AuditEvent),
+    ) -> Result<RefreshUse, StoreError>;
+    /// Revokes every token of a family (refresh tokens and their access tokens' jtis).
+    fn revoke_family(&self, tenant_id: &str, family_id: &str, now: i64, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The refresh token with this hash, whatever its state.
+    fn refresh_by_hash(&self, tenant_id: &str, token_hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError>;
+
+    fn consent(&self, tenant_id: &str, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError>;
+    fn save_consent(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
 }

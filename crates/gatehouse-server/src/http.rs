@@ -1,9 +1,11 @@
 //! The HTTP layer: the route table, middleware, generic errors, and the plain-HTTP redirector.
 
+pub mod assets;
 pub mod errors;
 pub mod health;
 pub mod middleware;
 pub mod oauth;
+pub mod pages;
 pub mod redirect;
 
 use actix_web::web;
@@ -13,5 +15,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     oauth::routes(cfg);
     cfg.route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::ready))
+        .route("/assets/{name}", web::get().to(assets::asset))
         .default_service(web::to(errors::not_found));
 }

@@ -122,10 +122,21 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
     certs.watch();
     let tls_config = tls::server_config(certs.clone())?;
 
+    let (m, t, p) = config.argon2;
+    let hasher = Arc::new(PasswordHasher::new(m, t, p)?);
+    let dummy_hash = {
+        let hasher = hasher.clone();
+        let dummy = gatehouse_types::Secret::new(gatehouse_core::crypto::random_token());
+        web::block(move || hasher.hash(&dummy)).await??
+    };
+    let parallelism = std::thread::available_parallelism().map_or(2, |n| n.get());
     let state = web::Data::new(AppState {
         store: store.clone(),
         config: config.clone(),
         caches: Arc::new(http::oauth::context::Caches::new(config.cache_ttl)),
+        hasher,
+        hash_permits: Arc::new(tokio::sync::Semaphore::new(parallelism)),
+        dummy_hash,
     });
     let limit = web::Data::new(BodyLimit(config.max_body_bytes));
     let max = config.max_body_bytes;

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
+use gatehouse_core::password::PasswordHasher;
 use gatehouse_store::Store;
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::http::oauth::context::Caches;
@@ -13,4 +15,9 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub caches: Arc<Caches>,
+    pub hasher: Arc<PasswordHasher>,
+    /// A1: at most this many password hashes at once.
+    pub hash_permits: Arc<Semaphore>,
+    /// A3: what an unknown user's password is checked against, so failures cost the same.
+    pub dummy_hash: String,
 }

@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod conn;
 mod error;
+mod flow;
 mod keys;
 mod migrate;
 mod schema;

@@ -103,3 +103,83 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(tenants, users, roles, role_assignments, clients);
+
+diesel::table! {
+    sessions (id_hash) {
+        id_hash -> Binary,
+        tenant_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        acr -> Text,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    auth_requests (id) {
+        id -> Text,
+        tenant_id -> Text,
+        client_id -> Text,
+        params -> Text,
+        binding_hash -> Binary,
+        csrf_hash -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_codes (code_hash) {
+        code_hash -> Binary,
+        tenant_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        acr -> Text,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+        family_id -> Nullable<Text>,
+        access_jti -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Binary,
+        tenant_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        sid -> Text,
+        scope -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        acr -> Text,
+        access_jti -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        rotated_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    consents (tenant_id, user_id, client_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        granted_at -> BigInt,
+    }
+}

@@ -85,6 +85,16 @@ impl UserStore for Store {
         })
     }
 
+    fn user_by_id(&self, tenant_id: &str, user_id: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<Row> = users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq(user_id))
+            .first(&mut *self.db.conn()?)
+            .optional()
+            .map_err(unavailable)?;
+        Ok(row.map(User::from))
+    }
+
     fn user_by_username(&self, tenant_id: &str, username: &str) -> Result<Option<User>, StoreError> {
         let row: Option<Row> = users::table
             .filter(users::tenant_id.eq(tenant_id))

@@ -1,11 +1,17 @@
 //! The per-tenant OAuth 2.0 / OpenID Connect endpoints, under each tenant's issuer (O1).
 
+pub mod authorize;
+pub mod browser;
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod grants;
+pub mod interact;
 pub mod introspect;
+pub mod logout;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use actix_web::web;
 
@@ -16,6 +22,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/.well-known/openid-configuration", web::get().to(discovery::openid_configuration))
             .route("/.well-known/oauth-authorization-server", web::get().to(discovery::openid_configuration))
             .route("/jwks", web::get().to(discovery::jwks))
+            .service(
+                web::resource("/authorize")
+                    .route(web::get().to(authorize::authorize))
+                    .route(web::post().to(authorize::authorize)),
+            )
+            .service(web::resource("/login").route(web::post().to(interact::login)))
+            .service(web::resource("/consent").route(web::post().to(interact::consent)))
+            .service(
+                web::resource("/userinfo")
+                    .route(web::get().to(userinfo::userinfo))
+                    .route(web::post().to(userinfo::userinfo)),
+            )
+            .service(
+                web::resource("/logout").route(web::get().to(logout::logout)).route(web::post().to(logout::logout)),
+            )
             // Resources, so a wrong method is 405 rather than 404.
             .service(web::resource("/token").route(web::post().to(token::token)))
             .service(web::resource("/introspect").route(web::post().to(introspect::introspect)))

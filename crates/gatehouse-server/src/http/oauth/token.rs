@@ -12,7 +12,7 @@ use gatehouse_types::{OAuthErrorCode, ProtocolError};
 use serde_json::json;
 
 use super::context::{TenantEntry, authenticate_client, require_form};
-use super::error;
+use super::{error, grants};
 use crate::http::errors::generic;
 use crate::state::AppState;
 
@@ -83,6 +83,8 @@ async fn issue(
                 "scope": issued.scope,
             }))
         }
+        "authorization_code" => grants::authorization_code(state, tenant, client, params).await,
+        "refresh_token" => grants::refresh_token(state, tenant, client, params).await,
         _ => Err(ProtocolError::new(OAuthErrorCode::UnsupportedGrantType, "the grant type is not supported")),
     }
 }

@@ -1,0 +1,210 @@
+//! `GET|POST {issuer}/authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2; O2, O6): phase one (client
+//! and exact redirect URI) fails on a page; phase two fails back to the client; then one
+//! decision: log in, consent, or issue a code.
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::flow::authorize::{self, AuthorizeRequest, Interaction, TrustError};
+use gatehouse_core::flow::code_grant::new_code;
+use gatehouse_core::model::Client;
+use gatehouse_core::oauth::Params;
+use gatehouse_core::store::{CodeRecord, FlowStore, SessionRecord, UserStore};
+use gatehouse_types::ProtocolError;
+use serde_json::json;
+
+use super::browser::{self, blocking, current_session, redirect_error, respond, respond_error, start_pending};
+use super::context::TenantEntry;
+use super::error;
+use crate::http::errors::{generic, request_id};
+use crate::http::pages::{self, ConsentPage, LoginPage, PAGE_CSP};
+use crate::state::AppState;
+
+/// The authorization endpoint, GET (query) or POST (form).
+pub async fn authorize(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let tenant = match state.tenant(&path).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
+        Err(e) => return error::response(&e),
+    };
+    let raw = if req.method() == actix_web::http::Method::POST {
+        body.to_vec()
+    } else {
+        req.query_string().as_bytes().to_vec()
+    };
+    match handle(&req, &state, &tenant, &raw).await {
+        Ok(res) => res,
+        Err(e) => {
+            tracing::error!(error = %e, "authorize failed");
+            let id = request_id(&req);
+            pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+                Some(&id),
+            )
+        }
+    }
+}
+
+/// Phase one failed: an error page, never a redirect (RFC 6749 §4.1.2.1).
+fn trust_error_page(req: &HttpRequest, e: TrustError) -> HttpResponse {
+    tracing::info!(error = ?e, "authorization request refused before trust was established");
+    let id = request_id(req);
+    pages::message(
+        StatusCode::BAD_REQUEST,
+        "This sign-in request is not valid",
+        "The application sent an invalid or unregistered request. Contact its support.",
+        Some(&id),
+    )
+}
+
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    raw: &[u8],
+) -> Result<HttpResponse, ProtocolError> {
+    let Ok(params) = Params::parse(raw) else { return Ok(trust_error_page(req, TrustError::UnknownClient)) };
+    let client = match params.get("client_id") {
+        Some(id) => state.client(&tenant.tenant.id, id).await?,
+        None => None,
+    };
+    let (client, redirect_uri) = match authorize::check_redirect_uri(client.as_deref(), &params) {
+        Ok((c, r)) => (c.clone(), r),
+        Err(e) => return Ok(trust_error_page(req, e)),
+    };
+    let areq = match authorize::parse(&client, redirect_uri, &params) {
+        Ok(a) => a,
+        Err(e) => return Ok(respond_error(&e, &tenant.issuer)),
+    };
+    let session = current_session(req, state, tenant).await?.map(|(_, s)| s);
+    continue_flow(state, tenant, &client, &areq, session.as_ref(), false).await
+}
+
+/// Decides and performs the next step for a validated request.
+pub async fn continue_flow(
+    state: &AppState,
+    tenant: &TenantEntry,
+    client: &Client,
+    areq: &AuthorizeRequest,
+    session: Option<&SessionRecord>,
+    fresh_login: bool,
+) -> Result<HttpResponse, ProtocolError> {
+    let consented = match session {
+        Some(s) => {
+            let (store, t, u, c) =
+                (state.store.clone(), tenant.tenant.id.clone(), s.user_id.clone(), client.client_id.clone());
+            blocking(move || store.consent(&t, &u, &c)).await?
+        }
+        None => None,
+    };
+    let now = UnixTime::now();
+    match (authorize::decide(areq, client, session, fresh_login, consented.as_deref(), now), session) {
+        (Err(e), _) => Ok(respond_error(&redirect_error(areq, e), &tenant.issuer)),
+        (Ok(Interaction::Issue), Some(s)) => issue_code(state, tenant, areq, s).await,
+        (Ok(Interaction::Consent), Some(s)) => consent_page(state, tenant, client, areq, s).await,
+        (Ok(_), _) => login_page(state, tenant, client, areq, None).await,
+    }
+}
+
+/// Renders the login page for a new waiting request.
+pub async fn login_page(
+    state: &AppState,
+    tenant: &TenantEntry,
+    client: &Client,
+    areq: &AuthorizeRequest,
+    error: Option<&'static str>,
+) -> Result<HttpResponse, ProtocolError> {
+    let pending = start_pending(state, tenant, areq).await?;
+    let page = LoginPage {
+        tenant_name: &tenant.tenant.display_name,
+        client_name: &client.name,
+        action: format!("/tenants/{}/login", tenant.tenant.slug),
+        request_id: &pending.id,
+        csrf: &pending.csrf,
+        login_hint: areq.login_hint.as_deref().unwrap_or(""),
+        error,
+    };
+    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    let mut res = pages::render(&page, status, PAGE_CSP);
+    res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
+    Ok(res)
+}
+
+async fn consent_page(
+    state: &AppState,
+    tenant: &TenantEntry,
+    client: &Client,
+    areq: &AuthorizeRequest,
+    session: &SessionRecord,
+) -> Result<HttpResponse, ProtocolError> {
+    let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), session.user_id.clone());
+    let user = blocking(move || store.user_by_id(&t, &u))
+        .await?
+        .ok_or_else(|| ProtocolError::server("session user is gone"))?;
+    let pending = start_pending(state, tenant, areq).await?;
+    let page = ConsentPage {
+        tenant_name: &tenant.tenant.display_name,
+        client_name: &client.name,
+        username: &user.username,
+        scopes: areq.scope.split(' ').filter(|s| !s.is_empty()).collect(),
+        action: format!("/tenants/{}/consent", tenant.tenant.slug),
+        logout_action: format!("/tenants/{}/logout", tenant.tenant.slug),
+        request_id: &pending.id,
+        csrf: &pending.csrf,
+    };
+    let mut res = pages::render(&page, StatusCode::OK, PAGE_CSP);
+    res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
+    Ok(res)
+}
+
+/// Issues a single-use code bound to the client, redirect URI, PKCE challenge and session, and
+/// sends it with `state` and `iss` (O2, RFC 9207).
+pub async fn issue_code(
+    state: &AppState,
+    tenant: &TenantEntry,
+    areq: &AuthorizeRequest,
+    s: &SessionRecord,
+) -> Result<HttpResponse, ProtocolError> {
+    let now = UnixTime::now();
+    let template = CodeRecord {
+        code_hash: Vec::new(),
+        tenant_id: tenant.tenant.id.clone(),
+        client_id: areq.client_id.clone(),
+        user_id: s.user_id.clone(),
+        sid: s.sid.clone(),
+        redirect_uri: areq.redirect_uri.clone(),
+        scope: areq.scope.clone(),
+        nonce: areq.nonce.clone(),
+        code_challenge: areq.code_challenge.clone(),
+        auth_time: s.auth_time,
+        amr: s.amr.clone(),
+        acr: s.acr.clone(),
+        expires_at: 0,
+    };
+    let (code, record) = new_code(template, now);
+    let audit = AuditEvent::new(format!("user:{}", s.user_id), "code.issue")
+        .tenant(&tenant.tenant.id)
+        .target(format!("client:{}", areq.client_id))
+        .details(json!({ "scope": areq.scope }));
+    let store = state.store.clone();
+    blocking(move || store.save_code(&record, &audit)).await?;
+    let mut fields = vec![("code", code)];
+    if let Some(st) = &areq.state {
+        fields.push(("state", st.clone()));
+    }
+    Ok(respond(&areq.redirect_uri, areq.response_mode, fields, &tenant.issuer))
+}
+
+/// Convenience for the interaction handlers: a flow error as an authorization error response.
+pub fn flow_error(tenant: &TenantEntry, areq: &AuthorizeRequest, e: ProtocolError) -> HttpResponse {
+    respond_error(&browser::redirect_error(areq, e), &tenant.issuer)
+}

@@ -1,0 +1,225 @@
+//! The browser side of the code flow: the session cookie (S1–S3), authorization requests
+//! waiting for login or consent and bound to the browser (IO3), and authorization responses
+//! (query or form_post, always with `iss`: RFC 9207).
+
+use std::sync::Arc;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use gatehouse_core::UnixTime;
+use gatehouse_core::crypto::random_token;
+use gatehouse_core::flow::authorize::{AuthorizeRequest, RedirectError, ResponseMode};
+use gatehouse_core::flow::secret_hash;
+use gatehouse_core::flow::session::{SessionPolicy, is_live};
+use gatehouse_core::model::Client;
+use gatehouse_core::store::{FlowStore, PendingRequest, SessionRecord};
+use gatehouse_types::ProtocolError;
+use subtle::ConstantTimeEq;
+
+use super::context::TenantEntry;
+use crate::http::pages::{self, FormPostPage};
+use crate::state::AppState;
+
+/// S2: `__Host-` prefix, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain.
+pub const SESSION_COOKIE: &str = "__Host-gh_session";
+/// Binds a waiting authorization request to the browser that started it.
+pub const BINDING_COOKIE: &str = "__Host-gh_auth";
+/// How long a login or consent page stays usable.
+const PENDING_TTL: i64 = 600;
+
+/// A cookie with the S2 attributes.
+pub fn cookie(name: &'static str, value: String) -> Cookie<'static> {
+    Cookie::build(name, value).secure(true).http_only(true).same_site(SameSite::Lax).path("/").finish()
+}
+
+/// An expired cookie that clears `name`.
+pub fn clear(name: &'static str) -> Cookie<'static> {
+    let mut c = cookie(name, String::new());
+    c.set_max_age(CookieDuration::ZERO);
+    c
+}
+
+/// Runs blocking store work off the executor; failures are `server_error`.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, gatehouse_core::StoreError> + Send + 'static,
+) -> Result<T, ProtocolError> {
+    web::block(f).await.map_err(ProtocolError::server)?.map_err(ProtocolError::server)
+}
+
+/// The live session of this browser in `tenant` (S1, S4): `(id hash, record)`. Activity is
+/// recorded so the idle timeout counts from the last request.
+pub async fn current_session(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+) -> Result<Option<(Vec<u8>, SessionRecord)>, ProtocolError> {
+    let Some(c) = req.cookie(SESSION_COOKIE) else { return Ok(None) };
+    let hash = secret_hash(c.value());
+    let now = UnixTime::now();
+    let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());
+    let Some(session) = blocking(move || store.session(&tenant_id, &h, now.0)).await? else { return Ok(None) };
+    if !is_live(&session, SessionPolicy::default(), now) {
+        return Ok(None);
+    }
+    let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());
+    blocking(move || store.touch_session(&tenant_id, &h, now.0)).await?;
+    Ok(Some((hash, session)))
+}
+
+/// A waiting request as handed to a page: its id, its CSRF token, and the binding cookie.
+pub struct Pending {
+    pub id: String,
+    pub csrf: String,
+    pub binding: Cookie<'static>,
+}
+
+/// Stores `areq` for the login or consent page; only this browser (binding cookie) with the
+/// page's synchronizer token (IO3) can continue it.
+pub async fn start_pending(
+    state: &AppState,
+    tenant: &TenantEntry,
+    areq: &AuthorizeRequest,
+) -> Result<Pending, ProtocolError> {
+    let (id, csrf, binding) = (random_token(), random_token(), random_token());
+    let now = UnixTime::now().0;
+    let record = PendingRequest {
+        id: id.clone(),
+        tenant_id: tenant.tenant.id.clone(),
+        client_id: areq.client_id.clone(),
+        params: serde_json::to_string(areq).map_err(ProtocolError::server)?,
+        binding_hash: secret_hash(&binding),
+        csrf_hash: secret_hash(&csrf),
+        created_at: now,
+        expires_at: now + PENDING_TTL,
+    };
+    let store = state.store.clone();
+    blocking(move || store.save_request(&record)).await?;
+    Ok(Pending { id, csrf, binding: cookie(BINDING_COOKIE, binding) })
+}
+
+/// Why a posted page could not continue; every case shows the same page (no oracle).
+#[derive(Debug)]
+pub struct PageRefused(pub &'static str);
+
+/// IO3: a cross-site `Origin` is refused; a missing one (older clients) falls back on the
+/// synchronizer token and the SameSite binding cookie.
+fn check_origin(req: &HttpRequest, public_url: &str) -> Result<(), PageRefused> {
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let expected = url::Url::parse(public_url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    if origin != expected {
+        return Err(PageRefused("cross-origin form post"));
+    }
+    Ok(())
+}
+
+/// Loads the waiting request a page posted back, checking origin, binding cookie and CSRF
+/// token (IO3), each compared in constant time.
+pub async fn load_pending(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    request_id: &str,
+    csrf: &str,
+) -> Result<Result<(PendingRequest, AuthorizeRequest), PageRefused>, ProtocolError> {
+    if let Err(e) = check_origin(req, &state.config.public_url) {
+        return Ok(Err(e));
+    }
+    let Some(binding) = req.cookie(BINDING_COOKIE) else { return Ok(Err(PageRefused("no binding cookie"))) };
+    let (store, tenant_id, id) = (state.store.clone(), tenant.tenant.id.clone(), request_id.to_owned());
+    let Some(pending) = blocking(move || store.pending_request(&tenant_id, &id, UnixTime::now().0)).await? else {
+        return Ok(Err(PageRefused("unknown or expired request")));
+    };
+    let binding_ok: bool = secret_hash(binding.value()).ct_eq(&pending.binding_hash).into();
+    let csrf_ok: bool = secret_hash(csrf).ct_eq(&pending.csrf_hash).into();
+    if !binding_ok || !csrf_ok {
+        return Ok(Err(PageRefused("binding cookie or CSRF token mismatch")));
+    }
+    let areq: AuthorizeRequest = serde_json::from_str(&pending.params).map_err(ProtocolError::server)?;
+    Ok(Ok((pending, areq)))
+}
+
+/// The page shown when a posted login or consent cannot continue.
+pub fn refused_page(req: &HttpRequest, why: &PageRefused) -> HttpResponse {
+    tracing::info!(reason = why.0, "page post refused");
+    let id = crate::http::errors::request_id(req);
+    pages::message(
+        StatusCode::BAD_REQUEST,
+        "This sign-in page has expired",
+        "Return to the application and start signing in again.",
+        Some(&id),
+    )
+}
+
+/// Sends an authorization response to the client's verified redirect URI (RFC 6749 §4.1.2,
+/// RFC 9207): a 303 with query parameters, or an auto-submitted form (form_post).
+pub fn respond(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    mut fields: Vec<(&'static str, String)>,
+    issuer: &str,
+) -> HttpResponse {
+    fields.push(("iss", issuer.to_owned()));
+    match mode {
+        ResponseMode::Query => {
+            let Ok(mut url) = url::Url::parse(redirect_uri) else {
+                return HttpResponse::InternalServerError().finish();
+            };
+            {
+                let mut q = url.query_pairs_mut();
+                for (k, v) in &fields {
+                    q.append_pair(k, v);
+                }
+            }
+            let mut res = HttpResponse::SeeOther().finish();
+            if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        ResponseMode::FormPost => {
+            let origin = url::Url::parse(redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+            let csp = format!(
+                "default-src 'none'; script-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+            );
+            let page =
+                FormPostPage { action: redirect_uri, fields: fields.iter().map(|(k, v)| (*k, v.as_str())).collect() };
+            pages::render(&page, StatusCode::OK, &csp)
+        }
+    }
+}
+
+/// A phase-two error, returned to the client (RFC 6749 §4.1.2.1).
+pub fn respond_error(e: &RedirectError, issuer: &str) -> HttpResponse {
+    tracing::info!(error = e.error.code.as_str(), detail = %e.error.detail, "authorization request refused");
+    let mut fields =
+        vec![("error", e.error.code.as_str().to_owned()), ("error_description", e.error.description.to_owned())];
+    if let Some(s) = &e.state {
+        fields.push(("state", s.clone()));
+    }
+    respond(&e.redirect_uri, e.response_mode, fields, issuer)
+}
+
+/// The `RedirectError` for `error` in the context of `areq`.
+pub fn redirect_error(areq: &AuthorizeRequest, error: ProtocolError) -> RedirectError {
+    RedirectError {
+        error,
+        redirect_uri: areq.redirect_uri.clone(),
+        state: areq.state.clone(),
+        response_mode: areq.response_mode,
+    }
+}
+
+/// The client a waiting request belongs to (it may have been deleted meanwhile).
+pub async fn pending_client(
+    state: &AppState,
+    tenant: &TenantEntry,
+    areq: &AuthorizeRequest,
+) -> Result<Arc<Client>, ProtocolError> {
+    state
+        .client(&tenant.tenant.id, &areq.client_id)
+        .await?
+        .ok_or_else(|| ProtocolError::server("client of a pending request is gone"))
+}

@@ -1,0 +1,210 @@
+//! The pages' POST handlers: login (A1, A3, S1–S3) and consent (O6).
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{AuditEvent, Outcome};
+use gatehouse_core::flow::session::{SessionPolicy, new_session};
+use gatehouse_core::flow::{ACR_PASSWORD, secret_hash};
+use gatehouse_core::password::Verification;
+use gatehouse_core::store::{FlowStore, UserStore};
+use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::authorize::{continue_flow, flow_error, issue_code, login_page};
+use super::browser::{SESSION_COOKIE, blocking, cookie, current_session, load_pending, pending_client, refused_page};
+use super::context::TenantEntry;
+use super::error;
+use crate::http::errors::{generic, request_id};
+use crate::http::pages;
+use crate::state::AppState;
+
+/// A3: one message for every login failure.
+const LOGIN_FAILED: &str = "Invalid username or password.";
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    request_id: String,
+    csrf: String,
+    username: String,
+    password: Secret<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    request_id: String,
+    csrf: String,
+    decision: String,
+}
+
+async fn tenant_or_404(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+) -> Result<std::sync::Arc<TenantEntry>, HttpResponse> {
+    match state.tenant(slug).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(generic(req, StatusCode::NOT_FOUND)),
+        Err(e) => Err(error::response(&e)),
+    }
+}
+
+fn failure_page(req: &HttpRequest, e: &ProtocolError) -> HttpResponse {
+    tracing::error!(error = %e, "interaction failed");
+    let id = request_id(req);
+    pages::message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Please try again later.", Some(&id))
+}
+
+/// `POST {issuer}/login`.
+pub async fn login(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<LoginForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let tenant = match tenant_or_404(&req, &state, &path).await {
+        Ok(t) => t,
+        Err(res) => return res,
+    };
+    match handle_login(&req, &state, &tenant, form.into_inner()).await {
+        Ok(res) => res,
+        Err(e) => failure_page(&req, &e),
+    }
+}
+
+/// A1, A3: verifies the password off the executor with bounded concurrency; an unknown or
+/// disabled user is checked against a dummy hash, so every failure costs the same.
+async fn verify_password(
+    state: &AppState,
+    tenant_id: &str,
+    username: &str,
+    password: Secret<String>,
+) -> Result<Option<gatehouse_core::model::User>, ProtocolError> {
+    let (store, t, u) = (state.store.clone(), tenant_id.to_owned(), username.to_owned());
+    let user = blocking(move || store.user_by_username(&t, &u)).await?;
+    let hash = user
+        .as_ref()
+        .filter(|u| !u.disabled)
+        .and_then(|u| u.password_hash.as_ref())
+        .map(|h| h.expose().clone())
+        .unwrap_or_else(|| state.dummy_hash.clone());
+    let _permit = state.hash_permits.acquire().await.map_err(ProtocolError::server)?;
+    let hasher = state.hasher.clone();
+    let verdict = web::block(move || hasher.verify(&password, &hash)).await.map_err(ProtocolError::server)?;
+    let ok = matches!(verdict, Verification::Valid | Verification::ValidNeedsRehash);
+    Ok(user.filter(|u| ok && !u.disabled && u.password_hash.is_some()))
+}
+
+async fn handle_login(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    form: LoginForm,
+) -> Result<HttpResponse, ProtocolError> {
+    let (pending, areq) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
+        Ok(p) => p,
+        Err(why) => return Ok(refused_page(req, &why)),
+    };
+    let client = pending_client(state, tenant, &areq).await?;
+    let username: String = form.username.chars().take(254).collect();
+    let source_ip = req.peer_addr().map(|a| a.ip().to_string());
+    let Some(user) = verify_password(state, &tenant.tenant.id, &username, form.password).await? else {
+        let mut event = AuditEvent::new(format!("anonymous:{username}"), "login")
+            .tenant(&tenant.tenant.id)
+            .target(format!("username:{username}"))
+            .details(json!({ "client_id": client.client_id }));
+        event.outcome = Outcome::Failure;
+        event.source_ip = source_ip;
+        state.audit(event).await?;
+        return login_page(state, tenant, &client, &areq, Some(LOGIN_FAILED)).await;
+    };
+    if user.must_change_password {
+        // A8: the password is right but must be replaced first; that page comes with the
+        // account pages. Until then, no session is created.
+        let mut event = AuditEvent::new(format!("user:{}", user.id), "login")
+            .tenant(&tenant.tenant.id)
+            .target(format!("user:{}", user.id));
+        event.outcome = Outcome::Denied;
+        event.details = json!({ "reason": "password change required" });
+        state.audit(event).await?;
+        return Ok(pages::message(
+            StatusCode::FORBIDDEN,
+            "Password change required",
+            "Your password must be changed before you can sign in. Ask an administrator.",
+            None,
+        ));
+    }
+    // S3: a new session id on every login; the old cookie, if any, is simply replaced.
+    let now = UnixTime::now();
+    let (session_cookie, session) =
+        new_session(&tenant.tenant.id, &user.id, &["pwd"], ACR_PASSWORD, SessionPolicy::default(), now);
+    let mut event = AuditEvent::new(format!("user:{}", user.id), "login")
+        .tenant(&tenant.tenant.id)
+        .target(format!("user:{}", user.id))
+        .details(json!({ "client_id": client.client_id, "sid": session.sid, "amr": ["pwd"] }));
+    event.source_ip = source_ip;
+    let (store, hash, record) = (state.store.clone(), secret_hash(&session_cookie), session.clone());
+    blocking(move || store.create_session(&hash, &record, &event)).await?;
+    let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending.id.clone());
+    blocking(move || store.delete_request(&t, &id)).await?;
+    let mut res = continue_flow(state, tenant, &client, &areq, Some(&session), true).await?;
+    res.add_cookie(&cookie(SESSION_COOKIE, session_cookie)).map_err(ProtocolError::server)?;
+    Ok(res)
+}
+
+/// `POST {issuer}/consent`.
+pub async fn consent(
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<ConsentForm>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let tenant = match tenant_or_404(&req, &state, &path).await {
+        Ok(t) => t,
+        Err(res) => return res,
+    };
+    match handle_consent(&req, &state, &tenant, form.into_inner()).await {
+        Ok(res) => res,
+        Err(e) => failure_page(&req, &e),
+    }
+}
+
+async fn handle_consent(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    form: ConsentForm,
+) -> Result<HttpResponse, ProtocolError> {
+    let (pending, areq) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
+        Ok(p) => p,
+        Err(why) => return Ok(refused_page(req, &why)),
+    };
+    let client = pending_client(state, tenant, &areq).await?;
+    let Some((_, session)) = current_session(req, state, tenant).await? else {
+        return login_page(state, tenant, &client, &areq, None).await;
+    };
+    let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending.id.clone());
+    blocking(move || store.delete_request(&t, &id)).await?;
+    let allow = form.decision == "allow";
+    let mut event = AuditEvent::new(format!("user:{}", session.user_id), "consent")
+        .tenant(&tenant.tenant.id)
+        .target(format!("client:{}", client.client_id))
+        .details(json!({ "scope": areq.scope, "decision": if allow { "allow" } else { "deny" } }));
+    if !allow {
+        event.outcome = Outcome::Denied;
+        state.audit(event).await?;
+        let denied = ProtocolError::new(OAuthErrorCode::AccessDenied, "the user denied the request");
+        return Ok(flow_error(tenant, &areq, denied));
+    }
+    let (store, t, u, c, scope) = (
+        state.store.clone(),
+        tenant.tenant.id.clone(),
+        session.user_id.clone(),
+        client.client_id.clone(),
+        areq.scope.clone(),
+    );
+    blocking(move || store.save_consent(&t, &u, &c, &scope, UnixTime::now().0, &event)).await?;
+    issue_code(state, tenant, &areq, &session).await
+}

@@ -1,0 +1,559 @@
+//! O2–O6, S1–S4, S6, A3, IO3: the Authorization Code + PKCE flow driven by a cookie-keeping
+//! client, with every negative case the issue lists.
+
+use gatehouse_core::UnixTime;
+use gatehouse_core::admin::{self, CreateClient, CreateUser};
+use gatehouse_core::flow::pkce::challenge_s256;
+use gatehouse_core::store::AuditStore;
+use gatehouse_testkit::{TestDatabase, databases};
+use gatehouse_types::Secret;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::oauth::{Creds, backend_client, server, tenant};
+use crate::support::{PUBLIC_URL, TestServer, https_client};
+
+pub const PASSWORD: &str = "tangerine-orbit-delta";
+pub const REDIRECT: &str = "https://app.example.com/cb";
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-and-some-more";
+
+/// A browser: keeps cookies, never follows redirects.
+pub fn browser(server: &TestServer) -> reqwest::Client {
+    let cert = reqwest::Certificate::from_pem(&server.cert_pem).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([cert])
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub fn user(server: &TestServer, tenant: &str, username: &str) -> String {
+    let input = CreateUser {
+        tenant: tenant.into(),
+        username: username.into(),
+        email: format!("{username}@example.com"),
+        password: Secret::new(PASSWORD.into()),
+        roles: vec!["reports-reader".into()],
+        must_change_password: false,
+    };
+    admin::create_user(
+        &server.running.store,
+        &server.running_hasher(),
+        &Default::default(),
+        "test",
+        &input,
+        UnixTime::now(),
+    )
+    .unwrap()
+    .id
+}
+
+pub fn spa(server: &TestServer, tenant: &str, name: &str, first_party: bool) -> String {
+    let store = &server.running.store;
+    let input = CreateClient {
+        tenant: tenant.into(),
+        name: name.into(),
+        client_type: "public".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec!["https://app.example.com/".into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: "openid profile email offline_access".into(),
+        first_party,
+        ..Default::default()
+    };
+    admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap().client.client_id
+}
+
+pub fn authorize_url(server: &TestServer, tenant: &str, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let challenge = challenge_s256(VERIFIER);
+    let mut url = url::Url::parse(&server.url(&format!("/tenants/{tenant}/authorize"))).unwrap();
+    {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in [
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid profile email offline_access"),
+            ("state", "st-123"),
+            ("nonce", "n-456"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ] {
+            if !extra.iter().any(|(ek, _)| *ek == k) {
+                q.append_pair(k, v);
+            }
+        }
+        for (k, v) in extra {
+            if !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+    }
+    url.to_string()
+}
+
+/// The value of a hidden input in a page.
+pub fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// The query parameters of a redirect response's Location.
+pub fn location_params(res: &reqwest::Response) -> (String, Vec<(String, String)>) {
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "expected a redirect");
+    let loc = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let base = format!("{}://{}{}", loc.scheme(), loc.host_str().unwrap(), loc.path());
+    (base, loc.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}
+
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Logs in on the login page `page` and returns the response to the POST.
+pub async fn submit_login(
+    server: &TestServer,
+    b: &reqwest::Client,
+    tenant: &str,
+    page: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = [
+        ("request_id", hidden(page, "request_id")),
+        ("csrf", hidden(page, "csrf")),
+        ("username", username.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    b.post(server.url(&format!("/tenants/{tenant}/login"))).form(&form).send().await.unwrap()
+}
+
+/// Runs authorize + login and returns the code.
+pub async fn login_for_code(
+    server: &TestServer,
+    b: &reqwest::Client,
+    tenant: &str,
+    client_id: &str,
+    username: &str,
+) -> String {
+    let page = b.get(authorize_url(server, tenant, client_id, &[])).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    let res = submit_login(server, b, tenant, &html, username, PASSWORD).await;
+    let (base, params) = location_params(&res);
+    assert_eq!(base, REDIRECT);
+    assert_eq!(param(&params, "state"), Some("st-123"));
+    assert_eq!(param(&params, "iss"), Some(format!("{PUBLIC_URL}/tenants/{tenant}").as_str()), "RFC 9207");
+    param(&params, "code").unwrap().to_owned()
+}
+
+pub async fn exchange(
+    server: &TestServer,
+    tenant: &str,
+    client_id: &str,
+    code: &str,
+    verifier: &str,
+    redirect: &str,
+) -> reqwest::Response {
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", redirect),
+        ("code_verifier", verifier),
+        ("client_id", client_id),
+    ];
+    server.client.post(server.url(&format!("/tenants/{tenant}/token"))).form(&form).send().await.unwrap()
+}
+
+pub async fn refresh(server: &TestServer, tenant: &str, client_id: &str, token: &str) -> reqwest::Response {
+    let form = [("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client_id)];
+    server.client.post(server.url(&format!("/tenants/{tenant}/token"))).form(&form).send().await.unwrap()
+}
+
+async fn error_code(res: reqwest::Response) -> String {
+    let v: Value = res.json().await.unwrap();
+    v["error"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn active(server: &TestServer, tenant: &str, rs: &Creds, token: &str) -> bool {
+    let res = server
+        .client
+        .post(server.url(&format!("/tenants/{tenant}/introspect")))
+        .basic_auth(&rs.id, Some(&rs.secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    res.json::<Value>().await.unwrap()["active"] == true
+}
+
+impl TestServer {
+    /// A password hasher with the server's parameters.
+    pub fn running_hasher(&self) -> gatehouse_core::password::PasswordHasher {
+        gatehouse_core::password::PasswordHasher::default()
+    }
+}
+
+#[actix_web::test]
+async fn full_code_flow_with_pkce_refresh_userinfo_and_logout() {
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        let alice = user(&server, "acme", "alice");
+        let spa = spa(&server, "acme", "Web App", true);
+        let rs = backend_client(&server, "acme", "resource-server", None);
+        let b = browser(&server);
+
+        let code = login_for_code(&server, &b, "acme", &spa, "alice").await;
+        let res = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await;
+        assert_eq!(res.status(), StatusCode::OK, "{db:?}");
+        assert_eq!(res.headers()["cache-control"], "no-store");
+        let tokens: Value = res.json().await.unwrap();
+        let (at, id_token, rt) = (
+            tokens["access_token"].as_str().unwrap(),
+            tokens["id_token"].as_str().unwrap(),
+            tokens["refresh_token"].as_str().unwrap(),
+        );
+
+        // The ID token, checked by an independent library.
+        let set: JwkSet =
+            server.client.get(server.url("/tenants/acme/jwks")).send().await.unwrap().json().await.unwrap();
+        let header = jsonwebtoken::decode_header(id_token).unwrap();
+        let key = DecodingKey::from_jwk(set.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
+        let mut v = Validation::new(Algorithm::ES256);
+        v.set_audience(&[&spa]);
+        v.set_issuer(&[format!("{PUBLIC_URL}/tenants/acme")]);
+        let claims = jsonwebtoken::decode::<Value>(id_token, &key, &v).unwrap().claims;
+        assert_eq!(claims["sub"], alice.as_str());
+        assert_eq!(claims["nonce"], "n-456");
+        assert_eq!(claims["preferred_username"], "alice");
+        assert_eq!(claims["email"], "alice@example.com");
+        assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+        assert_eq!(claims["roles"], serde_json::json!(["reports-reader"]));
+        assert!(claims["sid"].is_string() && claims["auth_time"].is_i64() && claims["acr"].is_string());
+        let at_hash = {
+            use base64::Engine;
+            let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, at.as_bytes());
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&d.as_ref()[..16])
+        };
+        assert_eq!(claims["at_hash"], at_hash.as_str());
+
+        // The access token carries the user's roles and the tenant (AC5).
+        let mut av = Validation::new(Algorithm::ES256);
+        av.set_audience(&[&spa]);
+        let at_claims = jsonwebtoken::decode::<Value>(at, &key, &av).unwrap().claims;
+        assert_eq!(at_claims["roles"], serde_json::json!(["reports-reader"]));
+        assert_eq!(at_claims["client_id"], spa.as_str());
+
+        let info: Value = server
+            .client
+            .get(server.url("/tenants/acme/userinfo"))
+            .bearer_auth(at)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["sub"], alice.as_str());
+        assert_eq!(info["email"], "alice@example.com");
+
+        // Refresh rotation; the rotated token presented again revokes the whole family.
+        let res = refresh(&server, "acme", &spa, rt).await;
+        assert_eq!(res.status(), StatusCode::OK, "{db:?}");
+        let next: Value = res.json().await.unwrap();
+        let rt2 = next["refresh_token"].as_str().unwrap();
+        let at2 = next["access_token"].as_str().unwrap();
+        assert_ne!(rt, rt2);
+        assert!(active(&server, "acme", &rs, at2).await);
+        assert_eq!(error_code(refresh(&server, "acme", &spa, rt).await).await, "invalid_grant", "{db:?}: reuse");
+        assert_eq!(
+            error_code(refresh(&server, "acme", &spa, rt2).await).await,
+            "invalid_grant",
+            "{db:?}: family revoked"
+        );
+        assert!(!active(&server, "acme", &rs, at2).await, "{db:?}: access tokens of the family revoked");
+        let records = server.running.store.audit_page(0, 10_000).unwrap();
+        assert!(records.iter().any(|r| r.action == "token.refresh_reuse"), "{db:?}: reuse audited");
+
+        // Single sign-on: the session cookie yields a code with no login page.
+        let res = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap();
+        let (_, params) = location_params(&res);
+        assert!(param(&params, "code").is_some());
+
+        // RP-initiated logout to a registered URI, with state; the session is over.
+        let res = b
+            .get(server.url("/tenants/acme/logout"))
+            .query(&[
+                ("client_id", spa.as_str()),
+                ("post_logout_redirect_uri", "https://app.example.com/"),
+                ("state", "bye"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(res.headers()["location"], "https://app.example.com/?state=bye");
+        let res = b.get(authorize_url(&server, "acme", &spa, &[("prompt", "none")])).send().await.unwrap();
+        let (_, params) = location_params(&res);
+        assert_eq!(param(&params, "error"), Some("login_required"), "{db:?}");
+    }
+}
+
+#[actix_web::test]
+async fn session_cookie_has_the_required_attributes() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+    let html = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("type=\"password\"") && html.contains("autocomplete=\"current-password\""), "A10");
+    let res = submit_login(&server, &b, "acme", &html, "alice", PASSWORD).await;
+    let cookies: Vec<&str> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    let session = cookies.iter().find(|c| c.starts_with("__Host-gh_session=")).expect("session cookie");
+    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(session.contains(attr), "{session}");
+    }
+    assert!(!session.to_lowercase().contains("domain"), "{session}");
+    let value = session.split(';').next().unwrap().trim_start_matches("__Host-gh_session=");
+    assert_eq!(value.len(), 43, "256-bit id");
+    let loc = res.headers()["location"].to_str().unwrap();
+    assert!(!loc.contains(value), "S7: never in a URL");
+}
+
+#[actix_web::test]
+async fn authorize_refuses_bad_requests() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+
+    // Phase one: an error page, never a redirect.
+    for url in [
+        authorize_url(&server, "acme", &spa, &[("redirect_uri", "https://evil.example/cb")]),
+        authorize_url(&server, "acme", &spa, &[("redirect_uri", "https://app.example.com/cb/../x")]),
+        authorize_url(&server, "acme", &spa, &[("redirect_uri", "https://app.example.com/cb?x=1")]),
+        authorize_url(&server, "acme", "no-such-client", &[]),
+    ] {
+        let res = b.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{url}");
+        assert!(res.headers().get("location").is_none(), "{url}");
+    }
+
+    // Phase two: back to the client with error, state and iss.
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("code_challenge", "")], "invalid_request"),
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (vec![("code_challenge_method", "")], "invalid_request"),
+        (vec![("response_type", "token")], "unsupported_response_type"),
+        (vec![("scope", "openid admin")], "invalid_scope"),
+        (vec![("prompt", "none")], "login_required"),
+        (vec![("request", "eyJ")], "invalid_request"),
+    ];
+    for (extra, code) in cases {
+        let res = b.get(authorize_url(&server, "acme", &spa, &extra)).send().await.unwrap();
+        let (base, params) = location_params(&res);
+        assert_eq!(base, REDIRECT, "{extra:?}");
+        assert_eq!(param(&params, "error"), Some(code), "{extra:?}");
+        assert_eq!(param(&params, "state"), Some("st-123"));
+        assert_eq!(param(&params, "iss"), Some(format!("{PUBLIC_URL}/tenants/acme").as_str()));
+    }
+}
+
+#[actix_web::test]
+async fn token_endpoint_refuses_wrong_verifier_redirect_client_and_replay() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let other = self::spa(&server, "acme", "Other App", true);
+    let rs = backend_client(&server, "acme", "resource-server", None);
+    let b = browser(&server);
+
+    // A wrong verifier burns the code.
+    let code = login_for_code(&server, &b, "acme", &spa, "alice").await;
+    assert_eq!(
+        error_code(exchange(&server, "acme", &spa, &code, &format!("{VERIFIER}x"), REDIRECT).await).await,
+        "invalid_grant"
+    );
+    assert_eq!(error_code(exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await).await, "invalid_grant");
+
+    let res = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap();
+    let code = param(&location_params(&res).1, "code").unwrap().to_owned();
+    assert_eq!(
+        error_code(exchange(&server, "acme", &spa, &code, VERIFIER, "https://app.example.com/other").await).await,
+        "invalid_grant"
+    );
+
+    let res = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap();
+    let code = param(&location_params(&res).1, "code").unwrap().to_owned();
+    assert_eq!(
+        error_code(exchange(&server, "acme", &other, &code, VERIFIER, REDIRECT).await).await,
+        "invalid_grant",
+        "code of another client"
+    );
+
+    // Replay: the second exchange fails and revokes what the first one issued.
+    let res = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap();
+    let code = param(&location_params(&res).1, "code").unwrap().to_owned();
+    let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
+    let at = tokens["access_token"].as_str().unwrap();
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    assert!(active(&server, "acme", &rs, at).await);
+    assert_eq!(error_code(exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await).await, "invalid_grant");
+    assert!(!active(&server, "acme", &rs, at).await, "access token from a replayed code is revoked");
+    assert_eq!(error_code(refresh(&server, "acme", &spa, rt).await).await, "invalid_grant", "refresh token too");
+}
+
+#[actix_web::test]
+async fn login_failures_are_generic_and_posts_need_the_browser_binding() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+    let html = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+
+    let wrong_password = submit_login(&server, &b, "acme", &html, "alice", "not-the-password").await;
+    assert_eq!(wrong_password.status(), StatusCode::UNAUTHORIZED);
+    let page1 = wrong_password.text().await.unwrap();
+    let html2 = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+    let unknown_user = submit_login(&server, &b, "acme", &html2, "mallory", PASSWORD).await;
+    assert_eq!(unknown_user.status(), StatusCode::UNAUTHORIZED);
+    let page2 = unknown_user.text().await.unwrap();
+    assert!(page1.contains("Invalid username or password.") && page2.contains("Invalid username or password."), "A3");
+
+    // Another browser (no binding cookie), a forged CSRF token, a cross-site Origin: refused.
+    let html3 = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+    let stranger = browser(&server);
+    assert_eq!(
+        submit_login(&server, &stranger, "acme", &html3, "alice", PASSWORD).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let forged = html3.replace(&hidden(&html3, "csrf"), "forged-token");
+    assert_eq!(submit_login(&server, &b, "acme", &forged, "alice", PASSWORD).await.status(), StatusCode::BAD_REQUEST);
+    let form = [
+        ("request_id", hidden(&html3, "request_id")),
+        ("csrf", hidden(&html3, "csrf")),
+        ("username", "alice".into()),
+        ("password", PASSWORD.into()),
+    ];
+    let res = b
+        .post(server.url("/tenants/acme/login"))
+        .header("Origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    let failures = server
+        .running
+        .store
+        .audit_page(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "login" && r.outcome == "failure")
+        .count();
+    assert_eq!(failures, 2, "failed logins are audited");
+}
+
+#[actix_web::test]
+async fn third_party_clients_ask_for_consent_once() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let app = spa(&server, "acme", "Partner App", false);
+    let b = browser(&server);
+    let html = b.get(authorize_url(&server, "acme", &app, &[])).send().await.unwrap().text().await.unwrap();
+    let consent = submit_login(&server, &b, "acme", &html, "alice", PASSWORD).await;
+    assert_eq!(consent.status(), StatusCode::OK);
+    let page = consent.text().await.unwrap();
+    assert!(page.contains("Partner App wants access") && page.contains("offline_access"), "{page}");
+    assert!(page.contains("/tenants/acme/logout"), "S6: a logout control on the authenticated page");
+
+    let deny =
+        [("request_id", hidden(&page, "request_id")), ("csrf", hidden(&page, "csrf")), ("decision", "deny".to_owned())];
+    let res = b.post(server.url("/tenants/acme/consent")).form(&deny).send().await.unwrap();
+    assert_eq!(param(&location_params(&res).1, "error"), Some("access_denied"));
+
+    let page = b.get(authorize_url(&server, "acme", &app, &[])).send().await.unwrap().text().await.unwrap();
+    let allow = [
+        ("request_id", hidden(&page, "request_id")),
+        ("csrf", hidden(&page, "csrf")),
+        ("decision", "allow".to_owned()),
+    ];
+    let res = b.post(server.url("/tenants/acme/consent")).form(&allow).send().await.unwrap();
+    assert!(param(&location_params(&res).1, "code").is_some());
+
+    // Remembered: the next request goes straight to a code; prompt=consent asks again.
+    let res = b.get(authorize_url(&server, "acme", &app, &[])).send().await.unwrap();
+    assert!(param(&location_params(&res).1, "code").is_some());
+    let res = b.get(authorize_url(&server, "acme", &app, &[("prompt", "consent")])).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn form_post_and_logout_redirect_rules() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+    login_for_code(&server, &b, "acme", &spa, "alice").await;
+
+    let res = b.get(authorize_url(&server, "acme", &spa, &[("response_mode", "form_post")])).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("form-action https://app.example.com") && !csp.contains("unsafe-inline"), "{csp}");
+    let html = res.text().await.unwrap();
+    assert!(html.contains(&format!("action=\"{REDIRECT}\"")));
+    assert!(!hidden(&html, "code").is_empty());
+    assert_eq!(hidden(&html, "state"), "st-123");
+    assert!(html.contains("src=\"/assets/form_post.js\""));
+
+    let res = b
+        .get(server.url("/tenants/acme/logout"))
+        .query(&[("client_id", spa.as_str()), ("post_logout_redirect_uri", "https://evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none());
+    // The session survived the refused logout.
+    let res = b.get(authorize_url(&server, "acme", &spa, &[("prompt", "none")])).send().await.unwrap();
+    assert!(param(&location_params(&res).1, "code").is_some());
+}
+
+#[actix_web::test]
+async fn tokens_of_one_tenant_do_not_work_in_another() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    tenant(&server, "globex");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+    let code = login_for_code(&server, &b, "acme", &spa, "alice").await;
+    let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
+    let at = tokens["access_token"].as_str().unwrap();
+    let res = server.client.get(server.url("/tenants/globex/userinfo")).bearer_auth(at).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"gatehouse\", error=\"invalid_token\"");
+    // The acme session does not log the browser in at globex.
+    let gspa = self::spa(&server, "globex", "Web App", true);
+    let res = b.get(authorize_url(&server, "globex", &gspa, &[])).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "login page, not a code");
+    let _ = https_client;
+}
