@@ -557,3 +557,40 @@ async fn tokens_of_one_tenant_do_not_work_in_another() {
     assert_eq!(res.status(), StatusCode::OK, "login page, not a code");
     let _ = https_client;
 }
+
+#[actix_web::test]
+async fn concurrent_use_of_one_refresh_token_continues_at_most_one_family_member() {
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        user(&server, "acme", "alice");
+        let spa = spa(&server, "acme", "Web App", true);
+        let b = browser(&server);
+        for round in 0..4 {
+            let code = if round == 0 {
+                login_for_code(&server, &b, "acme", &spa, "alice").await
+            } else {
+                let res = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap();
+                param(&location_params(&res).1, "code").unwrap().to_owned()
+            };
+            let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
+            let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+            let (a, c) = tokio::join!(refresh(&server, "acme", &spa, &rt), refresh(&server, "acme", &spa, &rt));
+            let mut successors = Vec::new();
+            for res in [a, c] {
+                if res.status() == StatusCode::OK {
+                    successors.push(res.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned());
+                }
+            }
+            assert!(successors.len() <= 1, "{db:?} round {round}: two requests both rotated one token");
+            // Whatever was handed out, at most one member of the family still works.
+            let mut alive = 0;
+            for s in &successors {
+                if refresh(&server, "acme", &spa, s).await.status() == StatusCode::OK {
+                    alive += 1;
+                }
+            }
+            assert!(alive <= 1, "{db:?} round {round}");
+        }
+    }
+}

@@ -6,5 +6,6 @@ mod cli;
 mod code_flow;
 mod http;
 mod oauth;
+mod oidc_rp;
 mod support;
 mod tls;
