@@ -62,6 +62,7 @@ pub fn spa(server: &TestServer, tenant: &str, name: &str, first_party: bool) -> 
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         scope: "openid profile email offline_access".into(),
         first_party,
+        web_origins: vec!["https://app.example.com".into()],
         ..Default::default()
     };
     admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap().client.client_id
@@ -593,4 +594,75 @@ async fn concurrent_use_of_one_refresh_token_continues_at_most_one_family_member
             assert!(alive <= 1, "{db:?} round {round}");
         }
     }
+}
+
+#[actix_web::test]
+async fn cors_only_for_the_clients_registered_origins() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let rs = backend_client(&server, "acme", "resource-server", None);
+    for path in ["/tenants/acme/token", "/tenants/acme/userinfo", "/tenants/acme/revoke"] {
+        let ok = server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url(path))
+            .header("Origin", "https://app.example.com")
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example.com", "{path}");
+        let evil = server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url(path))
+            .header("Origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert!(evil.headers().get("access-control-allow-origin").is_none(), "{path}");
+    }
+    let b = browser(&server);
+    let code = login_for_code(&server, &b, "acme", &spa, "alice").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+        ("client_id", spa.as_str()),
+    ];
+    let res = server
+        .client
+        .post(server.url("/tenants/acme/token"))
+        .header("Origin", "https://app.example.com")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["access-control-allow-origin"], "https://app.example.com");
+    let at = res.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let info = server
+        .client
+        .get(server.url("/tenants/acme/userinfo"))
+        .header("Origin", "https://app.example.com")
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.headers()["access-control-allow-origin"], "https://app.example.com");
+    // The backend client registered no origin: its responses allow none, even for an origin
+    // another client of the tenant registered.
+    let res = server
+        .client
+        .post(server.url("/tenants/acme/token"))
+        .basic_auth(&rs.id, Some(&rs.secret))
+        .header("Origin", "https://app.example.com")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
 }

@@ -191,7 +191,7 @@ impl Signer {
 
     /// A verifier for tokens this key signed.
     pub fn verifier(&self) -> Verifier {
-        Verifier { kid: self.kid.clone(), alg: self.alg, public: self.pair.public_bytes() }
+        Verifier { kid: self.kid.clone(), alg: self.alg, public: PublicKey::Encoded(self.pair.public_bytes()) }
     }
 
     fn sign_bytes(&self, msg: &[u8]) -> Result<Vec<u8>, JoseError> {
@@ -229,22 +229,83 @@ impl Signer {
     }
 }
 
-/// A public key that verifies Gatehouse's own tokens.
+/// A public key: Gatehouse's own (introspection, userinfo) or a client's (private_key_jwt).
 #[derive(Debug, Clone)]
 pub struct Verifier {
     kid: String,
     alg: SigningAlg,
-    public: Vec<u8>,
+    public: PublicKey,
+}
+
+#[derive(Debug, Clone)]
+enum PublicKey {
+    /// Uncompressed EC point, raw Ed25519 key, or DER `RSAPublicKey`.
+    Encoded(Vec<u8>),
+    /// RSA modulus and exponent, big-endian (from a JWK).
+    RsaComponents { n: Vec<u8>, e: Vec<u8> },
 }
 
 impl Verifier {
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        let alg: &dyn signature::VerificationAlgorithm = match self.alg {
+        let alg: &'static dyn signature::VerificationAlgorithm = match self.alg {
             SigningAlg::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
             SigningAlg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
             SigningAlg::EdDsa => &signature::ED25519,
         };
-        UnparsedPublicKey::new(alg, &self.public).verify(msg, sig).is_ok()
+        match &self.public {
+            PublicKey::Encoded(bytes) => UnparsedPublicKey::new(alg, bytes).verify(msg, sig).is_ok(),
+            PublicKey::RsaComponents { n, e } => signature::RsaPublicKeyComponents { n, e }
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
+                .is_ok(),
+        }
+    }
+
+    /// A verifier from a public JWK (RFC 7517): EC P-256, OKP Ed25519 or RSA. A JWK with
+    /// private members, or whose `alg` disagrees with its key type, is refused.
+    pub fn from_jwk(jwk: &Value) -> Result<Self, JoseError> {
+        let field = |name: &str| -> Result<Vec<u8>, JoseError> {
+            let text = jwk.get(name).and_then(Value::as_str).ok_or(JoseError::Key)?;
+            B64.decode(text).map_err(|_| JoseError::Key)
+        };
+        if ["d", "p", "q", "dp", "dq", "qi"].iter().any(|m| jwk.get(m).is_some()) {
+            return Err(JoseError::Key);
+        }
+        let kty = jwk.get("kty").and_then(Value::as_str).ok_or(JoseError::Key)?;
+        let crv = jwk.get("crv").and_then(Value::as_str);
+        let (alg, public) = match (kty, crv) {
+            ("EC", Some("P-256")) => {
+                let (x, y) = (field("x")?, field("y")?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(JoseError::Key);
+                }
+                let mut point = vec![4u8];
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                (SigningAlg::Es256, PublicKey::Encoded(point))
+            }
+            ("OKP", Some("Ed25519")) => {
+                let x = field("x")?;
+                if x.len() != 32 {
+                    return Err(JoseError::Key);
+                }
+                (SigningAlg::EdDsa, PublicKey::Encoded(x))
+            }
+            ("RSA", _) => {
+                let n = field("n")?;
+                if n.len() < 256 {
+                    return Err(JoseError::Key);
+                }
+                (SigningAlg::Rs256, PublicKey::RsaComponents { n, e: field("e")? })
+            }
+            _ => return Err(JoseError::UnsupportedAlg),
+        };
+        if let Some(declared) = jwk.get("alg").and_then(Value::as_str)
+            && declared != alg.as_str()
+        {
+            return Err(JoseError::UnsupportedAlg);
+        }
+        let kid = jwk.get("kid").and_then(Value::as_str).unwrap_or_default().to_owned();
+        Ok(Self { kid, alg, public })
     }
 }
 
@@ -255,9 +316,10 @@ pub struct Verified {
     pub claims: Value,
 }
 
-/// Verifies a compact JWS against `keys`: the header's `kid` must name one of them and its
-/// `alg` must be that key's algorithm (so `none` and HMAC never verify). Claims are returned
-/// unchecked: the caller checks `iss`, `exp` and the rest.
+/// Verifies a compact JWS against `keys`: the header's `kid` must name one of them (without a
+/// `kid`, every key of the header's `alg` is tried) and its `alg` must be that key's algorithm,
+/// so `none` and HMAC never verify. Claims are returned unchecked: the caller checks `iss`,
+/// `exp` and the rest.
 pub fn verify(token: &str, keys: &[Verifier]) -> Result<Verified, JoseError> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -265,11 +327,15 @@ pub fn verify(token: &str, keys: &[Verifier]) -> Result<Verified, JoseError> {
     };
     let header: Value =
         serde_json::from_slice(&B64.decode(h).map_err(|_| JoseError::Malformed)?).map_err(|_| JoseError::Malformed)?;
-    let kid = header.get("kid").and_then(Value::as_str).ok_or(JoseError::BadSignature)?;
+    let kid = header.get("kid").and_then(Value::as_str);
     let alg = header.get("alg").and_then(Value::as_str).ok_or(JoseError::BadSignature)?;
-    let key = keys.iter().find(|k| k.kid == kid && k.alg.as_str() == alg).ok_or(JoseError::BadSignature)?;
     let sig = B64.decode(s).map_err(|_| JoseError::Malformed)?;
-    if !key.verify(&token.as_bytes()[..h.len() + 1 + p.len()], &sig) {
+    let msg = &token.as_bytes()[..h.len() + 1 + p.len()];
+    let verified = keys
+        .iter()
+        .filter(|k| k.alg.as_str() == alg && kid.is_none_or(|kid| k.kid == kid))
+        .any(|k| k.verify(msg, &sig));
+    if !verified {
         return Err(JoseError::BadSignature);
     }
     let claims =

@@ -52,6 +52,8 @@ pub trait ClientStore {
     fn create_client(&self, client: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
     /// The client `client_id` of tenant `tenant_id`; another tenant's client is `None`.
     fn client_by_id(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>, StoreError>;
+    /// Every web origin some client of the tenant registered (CORS preflights, O7).
+    fn tenant_web_origins(&self, tenant_id: &str) -> Result<Vec<String>, StoreError>;
 }
 
 /// The audit log (L3).

@@ -129,4 +129,16 @@ impl ClientStore for Store {
             .map_err(unavailable)?;
         row.map(Row::into_client).transpose()
     }
+
+    fn tenant_web_origins(&self, tenant_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<Row> =
+            clients::table.filter(clients::tenant_id.eq(tenant_id)).load(&mut *self.db.conn()?).map_err(unavailable)?;
+        let mut out: Vec<String> = Vec::new();
+        for client in rows.into_iter().map(Row::into_client) {
+            out.extend(client?.web_origins);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
 }

@@ -3,6 +3,7 @@
 pub mod authorize;
 pub mod browser;
 pub mod context;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod grants;
@@ -32,15 +33,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/userinfo")
                     .route(web::get().to(userinfo::userinfo))
-                    .route(web::post().to(userinfo::userinfo)),
+                    .route(web::post().to(userinfo::userinfo))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
             )
             .service(
                 web::resource("/logout").route(web::get().to(logout::logout)).route(web::post().to(logout::logout)),
             )
             // Resources, so a wrong method is 405 rather than 404.
-            .service(web::resource("/token").route(web::post().to(token::token)))
+            .service(
+                web::resource("/token")
+                    .route(web::post().to(token::token))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
+            )
             .service(web::resource("/introspect").route(web::post().to(introspect::introspect)))
-            .service(web::resource("/revoke").route(web::post().to(revoke::revoke))),
+            .service(
+                web::resource("/revoke")
+                    .route(web::post().to(revoke::revoke))
+                    .route(web::method(actix_web::http::Method::OPTIONS).to(cors::preflight)),
+            ),
     )
     // RFC 8414 §3: the well-known segment goes before the issuer's path.
     .route("/.well-known/oauth-authorization-server/tenants/{tenant}", web::get().to(discovery::openid_configuration));

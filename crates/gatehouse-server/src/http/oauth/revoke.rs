@@ -12,7 +12,7 @@ use gatehouse_core::store::RevocationStore;
 use gatehouse_types::ProtocolError;
 
 use super::context::{TenantEntry, authenticate_client, require_form};
-use super::error;
+use super::{cors, error};
 use crate::http::errors::generic;
 use crate::state::AppState;
 
@@ -28,20 +28,30 @@ pub async fn revoke(
         Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
         Err(e) => return error::response(&e),
     };
-    match handle(&req, &state, &tenant, &body).await {
+    let mut origins = Vec::new();
+    let mut res = match handle(&req, &state, &tenant, &body, &mut origins).await {
         Ok(()) => {
             let mut res = HttpResponse::Ok().finish();
             error::no_store(&mut res);
             res
         }
         Err(e) => error::response(&e),
-    }
+    };
+    cors::allow(&mut res, &req, &origins);
+    res
 }
 
-async fn handle(req: &HttpRequest, state: &AppState, tenant: &TenantEntry, body: &[u8]) -> Result<(), ProtocolError> {
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    body: &[u8],
+    origins: &mut Vec<String>,
+) -> Result<(), ProtocolError> {
     require_form(req)?;
     let params = Params::parse(body)?;
     let (client, _) = authenticate_client(req, state, tenant, &params).await?;
+    origins.clone_from(&client.web_origins);
     let token = params.require("token", "token is required")?;
     let keys = state.keys(&tenant.tenant.id, SigningAlg::Es256).await?;
     let Some(active) = check_access_token(token, &keys.verifiers, &tenant.issuer, UnixTime::now()) else {

@@ -12,7 +12,7 @@ use gatehouse_types::{OAuthErrorCode, ProtocolError};
 use serde_json::json;
 
 use super::context::{TenantEntry, authenticate_client, require_form};
-use super::{error, grants};
+use super::{cors, error, grants};
 use crate::http::errors::generic;
 use crate::state::AppState;
 
@@ -23,14 +23,18 @@ pub async fn token(req: HttpRequest, path: web::Path<String>, body: Bytes, state
         Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
         Err(e) => return error::response(&e),
     };
-    match handle(&req, &state, &tenant, &body).await {
+    // O7: filled with the authenticated client's web origins.
+    let mut origins = Vec::new();
+    let mut res = match handle(&req, &state, &tenant, &body, &mut origins).await {
         Ok(body) => {
             let mut res = HttpResponse::Ok().json(body);
             error::no_store(&mut res);
             res
         }
         Err(e) => error::response(&e),
-    }
+    };
+    cors::allow(&mut res, &req, &origins);
+    res
 }
 
 async fn handle(
@@ -38,11 +42,13 @@ async fn handle(
     state: &AppState,
     tenant: &TenantEntry,
     body: &[u8],
+    origins: &mut Vec<String>,
 ) -> Result<serde_json::Value, ProtocolError> {
     require_form(req)?;
     let params = Params::parse(body)?;
     let grant = params.require("grant_type", "grant_type is required")?;
     let (client, _) = authenticate_client(req, state, tenant, &params).await?;
+    origins.clone_from(&client.web_origins);
     match issue(state, tenant, &client, grant, &params).await {
         Ok(v) => Ok(v),
         Err(e) if e.code == OAuthErrorCode::ServerError => Err(e),

@@ -13,7 +13,7 @@ use gatehouse_core::store::{RevocationStore, UserStore};
 use serde_json::json;
 
 use super::browser::blocking;
-use super::error;
+use super::{cors, error};
 use crate::http::errors::{PublicBody, generic};
 use crate::state::AppState;
 
@@ -103,5 +103,10 @@ pub async fn userinfo(
     }
     let mut res = HttpResponse::Ok().json(body);
     error::no_store(&mut res);
+    // O7: the browser origins of the client the token was issued to.
+    let client_id = active.claims.get("client_id").and_then(|c| c.as_str()).unwrap_or_default();
+    if let Ok(Some(client)) = state.client(&tenant.tenant.id, client_id).await {
+        cors::allow(&mut res, &req, &client.web_origins);
+    }
     res
 }
