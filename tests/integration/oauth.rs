@@ -379,3 +379,79 @@ async fn rotated_keys_overlap_then_retire() {
     assert_eq!(introspect(&server, "acme", &c, &second).await["active"], false);
     assert_eq!(introspect(&server, "acme", &c, &first).await["active"], true);
 }
+
+#[actix_web::test]
+async fn private_key_jwt_with_replay_protection() {
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        let key = gatehouse_core::jose::generate(gatehouse_core::jose::SigningAlg::Es256).unwrap();
+        let jwks = serde_json::json!({ "keys": [key.public_jwk] }).to_string();
+        let store = &server.running.store;
+        let input = CreateClient {
+            tenant: "acme".into(),
+            name: "jwt-client".into(),
+            client_type: "confidential".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: "reports:read".into(),
+            jwks: Some(jwks),
+            ..Default::default()
+        };
+        let client_id =
+            admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap().client.client_id;
+        // The client signs with an independent JWT library.
+        let encoding = jsonwebtoken::EncodingKey::from_ec_der(key.pkcs8.expose());
+        let mut header = jsonwebtoken::Header::new(Algorithm::ES256);
+        header.kid = Some(key.kid.clone());
+        let now = UnixTime::now().0;
+        let assertion = |aud: &str, exp: i64, jti: &str, iss: &str, enc: &jsonwebtoken::EncodingKey| {
+            let claims =
+                serde_json::json!({ "iss": iss, "sub": client_id, "aud": aud, "exp": exp, "iat": now, "jti": jti });
+            jsonwebtoken::encode(&header, &claims, enc).unwrap()
+        };
+        let token_url = format!("{}/token", issuer("acme"));
+        let send = |a: String| {
+            let url = server.url("/tenants/acme/token");
+            let client = server.client.clone();
+            async move {
+                client
+                    .post(url)
+                    .form(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                        ("client_assertion", a.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let good = assertion(&token_url, now + 60, "a-1", &client_id, &encoding);
+        assert_eq!(send(good.clone()).await.status(), StatusCode::OK, "{db:?}");
+        assert_eq!(
+            error_of(send(good).await).await,
+            (StatusCode::UNAUTHORIZED, "invalid_client".into()),
+            "{db:?}: replay"
+        );
+        assert_eq!(
+            send(assertion(&issuer("acme"), now + 60, "a-2", &client_id, &encoding)).await.status(),
+            StatusCode::OK,
+            "issuer as audience"
+        );
+        let other_key = gatehouse_core::jose::generate(gatehouse_core::jose::SigningAlg::Es256).unwrap();
+        let forged = jsonwebtoken::EncodingKey::from_ec_der(other_key.pkcs8.expose());
+        for (why, a) in [
+            ("wrong audience", assertion("https://elsewhere.example/token", now + 60, "a-3", &client_id, &encoding)),
+            ("expired", assertion(&token_url, now - 120, "a-4", &client_id, &encoding)),
+            ("too long-lived", assertion(&token_url, now + 3600, "a-5", &client_id, &encoding)),
+            ("another key", assertion(&token_url, now + 60, "a-6", &client_id, &forged)),
+            ("issuer not the client", assertion(&token_url, now + 60, "a-7", "someone-else", &encoding)),
+        ] {
+            assert_eq!(
+                error_of(send(a).await).await,
+                (StatusCode::UNAUTHORIZED, "invalid_client".into()),
+                "{db:?}: {why}"
+            );
+        }
+    }
+}

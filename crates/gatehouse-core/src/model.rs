@@ -63,6 +63,8 @@ pub struct Client {
     pub web_origins: Vec<String>,
     /// Where back-channel logout tokens are POSTed (S6).
     pub backchannel_logout_uri: Option<String>,
+    /// Public keys for `private_key_jwt` client authentication (RFC 7523), a JWK set.
+    pub jwks: Option<serde_json::Value>,
 }
 
 impl Client {

@@ -2,6 +2,7 @@
 //! parses requests and maps `ProtocolError`s to responses.
 
 pub mod access_token;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod client_credentials;
 pub mod introspect;

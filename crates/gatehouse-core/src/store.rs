@@ -105,6 +105,14 @@ pub trait RevocationStore {
     ) -> Result<(), StoreError>;
     /// Whether `jti` of the tenant is revoked.
     fn is_revoked(&self, tenant_id: &str, jti: &str) -> Result<bool, StoreError>;
+    /// Records a client assertion's `jti` (RFC 7523 §3 item 7); `false` if it was seen before.
+    fn use_assertion_jti(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Wrapped data-encryption keys (D1).

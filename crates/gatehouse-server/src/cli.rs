@@ -27,7 +27,7 @@ pub enum Command {
     Tenant(TenantCommand),
     /// Manage OAuth clients.
     #[command(subcommand)]
-    Client(ClientCommand),
+    Client(Box<ClientCommand>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -118,6 +118,9 @@ pub enum ClientCommand {
         /// Where back-channel logout tokens are sent.
         #[arg(long)]
         backchannel_logout_uri: Option<String>,
+        /// A JSON Web Key Set file of the client's public keys, for private_key_jwt.
+        #[arg(long, value_name = "FILE")]
+        jwks_file: Option<std::path::PathBuf>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -86,24 +86,31 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
         Command::Tenant(TenantCommand::Create { slug, display_name, out }) => {
             (out.json, tenant_create(config, CreateTenant { slug, display_name }))
         }
-        Command::Client(ClientCommand::Create {
-            tenant,
-            name,
-            client_type,
-            redirect_uris,
-            post_logout_redirect_uris,
-            grants,
-            scope,
-            first_party,
-            audiences,
-            access_token_ttl,
-            refresh_token_ttl,
-            signing_alg,
-            web_origins,
-            backchannel_logout_uri,
-            out,
-        }) => {
+        Command::Client(command) => {
+            let ClientCommand::Create {
+                tenant,
+                name,
+                client_type,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grants,
+                scope,
+                first_party,
+                audiences,
+                access_token_ttl,
+                refresh_token_ttl,
+                signing_alg,
+                web_origins,
+                backchannel_logout_uri,
+                jwks_file,
+                out,
+            } = *command;
+            let jwks = match jwks_file.map(std::fs::read_to_string).transpose() {
+                Ok(j) => j,
+                Err(e) => return (out.json, Err(anyhow::anyhow!("reading the JWKS file: {e}"))),
+            };
             let input = CreateClient {
+                jwks,
                 tenant,
                 name,
                 client_type,
@@ -198,6 +205,7 @@ fn client_create(config: &Config, input: CreateClient) -> anyhow::Result<Output>
         "signing_alg": c.signing_alg,
         "web_origins": c.web_origins,
         "backchannel_logout_uri": c.backchannel_logout_uri,
+        "private_key_jwt": c.jwks.is_some(),
     });
     let mut text = format!("created client {} ({})", c.name, c.client_id);
     if let Some(secret) = &created.client_secret {

@@ -39,6 +39,8 @@ struct Settings {
     signing_alg: String,
     web_origins: Vec<String>,
     backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    jwks: Option<serde_json::Value>,
 }
 
 fn to_json(list: &[String]) -> Result<String, StoreError> {
@@ -70,6 +72,7 @@ impl Row {
                 signing_alg: c.signing_alg.as_str().to_owned(),
                 web_origins: c.web_origins.clone(),
                 backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+                jwks: c.jwks.clone(),
             })
             .map_err(unavailable)?,
         })
@@ -104,6 +107,7 @@ impl Row {
             signing_alg: SigningAlg::parse(&settings.signing_alg).map_err(unavailable)?,
             web_origins: settings.web_origins,
             backchannel_logout_uri: settings.backchannel_logout_uri,
+            jwks: settings.jwks,
         })
     }
 }

@@ -183,3 +183,12 @@ diesel::table! {
         granted_at -> BigInt,
     }
 }
+
+diesel::table! {
+    client_assertion_jtis (tenant_id, client_id, jti) {
+        tenant_id -> Text,
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}

@@ -9,7 +9,7 @@ use crate::Store;
 use crate::audit::append_in;
 use crate::conn::on_backend;
 use crate::error::{map_err, unavailable};
-use crate::schema::{revoked_tokens, signing_keys};
+use crate::schema::{client_assertion_jtis, revoked_tokens, signing_keys};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = signing_keys)]
@@ -110,5 +110,29 @@ impl RevocationStore for Store {
             .get_result(&mut *self.db.conn()?)
             .map_err(unavailable)?;
         Ok(n > 0)
+    }
+
+    fn use_assertion_jti(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = diesel::insert_into(client_assertion_jtis::table)
+            .values((
+                client_assertion_jtis::tenant_id.eq(tenant_id),
+                client_assertion_jtis::client_id.eq(client_id),
+                client_assertion_jtis::jti.eq(jti),
+                client_assertion_jtis::expires_at.eq(expires_at),
+            ))
+            .execute(&mut *self.db.conn()?);
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 }

@@ -30,6 +30,19 @@ pub struct CreateClient {
     pub signing_alg: Option<String>,
     pub web_origins: Vec<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// A JWK set (JSON text) of public keys for `private_key_jwt`.
+    pub jwks: Option<String>,
+}
+
+/// RFC 7523: a client's key set holds only public keys Gatehouse can verify with.
+fn parse_jwks(text: &str) -> Result<serde_json::Value, AdminError> {
+    let bad = || AdminError::invalid("jwks must be a JSON Web Key Set of public EC P-256, Ed25519 or RSA (2048+) keys");
+    let set: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+    let keys = set.get("keys").and_then(|k| k.as_array()).filter(|k| !k.is_empty() && k.len() <= 10).ok_or_else(bad)?;
+    for k in keys {
+        crate::jose::Verifier::from_jwk(k).map_err(|_| bad())?;
+    }
+    Ok(serde_json::json!({ "keys": keys }))
 }
 
 /// IO1: an audience is 1–200 printable characters without spaces (a URI or a name).
@@ -160,6 +173,10 @@ pub fn create_client(
                 .map_err(|_| AdminError::invalid("back-channel logout URI must be an https URL"))
         })
         .transpose()?;
+    let jwks = input.jwks.as_deref().map(parse_jwks).transpose()?;
+    if jwks.is_some() && client_type != ClientType::Confidential {
+        return Err(AdminError::invalid("only confidential clients authenticate with private_key_jwt"));
+    }
     let tenant = require_tenant(store, &input.tenant)?;
 
     let client_id = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
@@ -183,6 +200,7 @@ pub fn create_client(
         signing_alg,
         web_origins,
         backchannel_logout_uri,
+        jwks,
     };
     let audit = AuditEvent::new(actor, "client.create")
         .tenant(&tenant.id)

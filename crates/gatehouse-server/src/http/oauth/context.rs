@@ -13,7 +13,7 @@ use gatehouse_core::keys::{self, TenantKeys};
 use gatehouse_core::model::{Client, Tenant};
 use gatehouse_core::oauth::Params;
 use gatehouse_core::oauth::client_auth::{self, ClientAuth};
-use gatehouse_core::store::{AuditStore, ClientStore, TenantStore};
+use gatehouse_core::store::{AuditStore, ClientStore, RevocationStore, TenantStore};
 use gatehouse_types::{OAuthErrorCode, ProtocolError};
 
 use crate::cache::TtlCache;
@@ -149,7 +149,27 @@ pub async fn authenticate_client(
     let attempt = match client_auth::from_request(authorization, params) {
         Ok(auth) => {
             let client = state.client(&tenant.tenant.id, auth.client_id()).await?;
-            client_auth::authenticate(client.as_deref(), &auth, state.store.vault()).map(|()| (client, auth))
+            // RFC 7523 §3: the issuer or the endpoint itself is an acceptable audience.
+            let endpoint = format!("{}/{}", tenant.issuer, req.path().rsplit('/').next().unwrap_or_default());
+            let audiences = [tenant.issuer.clone(), endpoint];
+            match client_auth::authenticate(client.as_deref(), &auth, state.store.vault(), &audiences, UnixTime::now())
+            {
+                Ok(None) => Ok((client, auth)),
+                Ok(Some(id)) => {
+                    let (store, t, c) = (state.store.clone(), tenant.tenant.id.clone(), auth.client_id().to_owned());
+                    let fresh = web::block(move || store.use_assertion_jti(&t, &c, &id.jti, id.exp))
+                        .await
+                        .map_err(ProtocolError::server)?
+                        .map_err(ProtocolError::server)?;
+                    if fresh {
+                        Ok((client, auth))
+                    } else {
+                        Err(ProtocolError::new(OAuthErrorCode::InvalidClient, "client authentication failed")
+                            .detail("client assertion replayed"))
+                    }
+                }
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     };

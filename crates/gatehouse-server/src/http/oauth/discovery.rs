@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// The metadata of the issuer `iss`. Lists only what this server implements.
 pub fn document(iss: &str) -> Value {
     let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
     json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/authorize"),
@@ -30,8 +30,9 @@ pub fn document(iss: &str) -> Value {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": algs,
         "introspection_endpoint_auth_methods_supported": auth_methods,
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "id_token_signing_alg_values_supported": algs,
         "access_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": [],
