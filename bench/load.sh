@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${2:-32}
-BIN=${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-target}/release/gatehouse}
+BIN=${BIN:-${CARGO_TARGET_DIR:-target}/release/gatehouse}
 DIR=$(mktemp -d)
 export GATEHOUSE_DATA_DIR=$DIR GATEHOUSE_HTTPS_ADDR=127.0.0.1:9443 GATEHOUSE_HTTP_ADDR="" GATEHOUSE_LOG_LEVEL=warn
 export GATEHOUSE_PUBLIC_URL=https://localhost:9443

@@ -666,3 +666,78 @@ async fn cors_only_for_the_clients_registered_origins() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
+
+#[actix_web::test]
+async fn logout_notifies_clients_over_the_back_channel() {
+    use actix_web::{App, HttpServer, web};
+
+    // The relying party's back-channel endpoint.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rp = HttpServer::new(move || {
+        let tx = tx.clone();
+        App::new().route(
+            "/bc",
+            web::post().to(move |form: web::Form<std::collections::HashMap<String, String>>| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(form.get("logout_token").cloned().unwrap_or_default());
+                    actix_web::HttpResponse::Ok().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let rp_handle = rp.handle();
+    actix_web::rt::spawn(rp);
+
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    let alice = user(&server, "acme", "alice");
+    let store = &server.running.store;
+    let input = CreateClient {
+        tenant: "acme".into(),
+        name: "Web App".into(),
+        client_type: "public".into(),
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec!["https://app.example.com/".into()],
+        grant_types: vec!["authorization_code".into()],
+        scope: "openid".into(),
+        first_party: true,
+        backchannel_logout_uri: Some(format!("http://127.0.0.1:{port}/bc")),
+        ..Default::default()
+    };
+    let spa = admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap().client.client_id;
+    let b = browser(&server);
+    let page =
+        b.get(authorize_url(&server, "acme", &spa, &[("scope", "openid")])).send().await.unwrap().text().await.unwrap();
+    let res = submit_login(&server, &b, "acme", &page, "alice", PASSWORD).await;
+    let code = param(&location_params(&res).1, "code").unwrap().to_owned();
+    let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let sid = jsonwebtoken::dangerous::insecure_decode::<Value>(id_token).unwrap().claims["sid"].clone();
+
+    let res = b.get(server.url("/tenants/acme/logout")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let logout_token =
+        tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.expect("delivered").unwrap();
+
+    let header = jsonwebtoken::decode_header(&logout_token).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
+    let set: JwkSet = server.client.get(server.url("/tenants/acme/jwks")).send().await.unwrap().json().await.unwrap();
+    let key = DecodingKey::from_jwk(set.find(header.kid.as_deref().unwrap()).unwrap()).unwrap();
+    let mut v = Validation::new(Algorithm::ES256);
+    v.set_audience(&[&spa]);
+    v.set_issuer(&[format!("{PUBLIC_URL}/tenants/acme")]);
+    let claims = jsonwebtoken::decode::<Value>(&logout_token, &key, &v).unwrap().claims;
+    assert_eq!(claims["sid"], sid);
+    assert_eq!(claims["sub"], alice.as_str());
+    assert!(claims["events"].get("http://schemas.openid.net/event/backchannel-logout").is_some());
+    assert!(claims.get("nonce").is_none());
+    rp_handle.stop(false).await;
+}

@@ -257,6 +257,9 @@ pub trait FlowStore {
     /// The refresh token with this hash, whatever its state.
     fn refresh_by_hash(&self, tenant_id: &str, token_hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError>;
 
+    /// The clients that were issued codes in session `sid` (back-channel logout, S6).
+    fn session_clients(&self, tenant_id: &str, sid: &str) -> Result<Vec<String>, StoreError>;
+
     fn consent(&self, tenant_id: &str, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError>;
     fn save_consent(
         &self,

@@ -137,6 +137,10 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
         hasher,
         hash_permits: Arc::new(tokio::sync::Semaphore::new(parallelism)),
         dummy_hash,
+        outbound: reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?,
     });
     let limit = web::Data::new(BodyLimit(config.max_body_bytes));
     let max = config.max_body_bytes;

@@ -20,4 +20,6 @@ pub struct AppState {
     pub hash_permits: Arc<Semaphore>,
     /// A3: what an unknown user's password is checked against, so failures cost the same.
     pub dummy_hash: String,
+    /// Outbound HTTPS (back-channel logout), with a short timeout and no redirects.
+    pub outbound: reqwest::Client,
 }

@@ -425,6 +425,18 @@ impl FlowStore for Store {
         Ok(refresh_row(&mut conn, tenant_id, token_hash)?.filter(|r| r.revoked_at.is_none()).map(RefreshRow::record))
     }
 
+    fn session_clients(&self, tenant_id: &str, sid: &str) -> Result<Vec<String>, StoreError> {
+        let mut ids: Vec<String> = auth_codes::table
+            .filter(auth_codes::tenant_id.eq(tenant_id))
+            .filter(auth_codes::sid.eq(sid))
+            .select(auth_codes::client_id)
+            .load(&mut *self.db.conn()?)
+            .map_err(unavailable)?;
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
     fn consent(&self, tenant_id: &str, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
         consents::table
             .filter(consents::tenant_id.eq(tenant_id))

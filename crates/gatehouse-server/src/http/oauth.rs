@@ -1,6 +1,7 @@
 //! The per-tenant OAuth 2.0 / OpenID Connect endpoints, under each tenant's issuer (O1).
 
 pub mod authorize;
+pub mod backchannel;
 pub mod browser;
 pub mod context;
 pub mod cors;

@@ -9,13 +9,13 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::jose::{self, SigningAlg};
 use gatehouse_core::oauth::Params;
-use gatehouse_core::store::FlowStore;
+use gatehouse_core::store::{FlowStore, SessionRecord};
 use gatehouse_types::ProtocolError;
 use serde_json::json;
 
 use super::browser::{self, SESSION_COOKIE, blocking, current_session};
 use super::context::TenantEntry;
-use super::error;
+use super::{backchannel, error};
 use crate::http::errors::{generic, request_id};
 use crate::http::pages;
 use crate::state::AppState;
@@ -27,6 +27,7 @@ pub async fn logout(
     body: Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    let state_handle = state.clone();
     let tenant = match state.tenant(&path).await {
         Ok(Some(t)) => t,
         Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
@@ -38,7 +39,12 @@ pub async fn logout(
         req.query_string().as_bytes().to_vec()
     };
     match handle(&req, &state, &tenant, &raw).await {
-        Ok(res) => res,
+        Ok((res, ended)) => {
+            if let Some(session) = ended {
+                backchannel::notify(state_handle, tenant, session);
+            }
+            res
+        }
         Err(e) => {
             tracing::error!(error = %e, "logout failed");
             let id = request_id(&req);
@@ -70,17 +76,16 @@ async fn logout_client_id(
         .and_then(|v| v.claims.get("aud").and_then(|a| a.as_str()).map(str::to_owned)))
 }
 
+/// Ends the session and answers; returns the ended session for back-channel notification.
 async fn handle(
     req: &HttpRequest,
     state: &AppState,
     tenant: &TenantEntry,
     raw: &[u8],
-) -> Result<HttpResponse, ProtocolError> {
+) -> Result<(HttpResponse, Option<SessionRecord>), ProtocolError> {
     let Ok(params) = Params::parse(raw) else {
-        return Ok(pages::message(
-            StatusCode::BAD_REQUEST,
-            "Invalid sign-out request",
-            "The request was malformed.",
+        return Ok((
+            pages::message(StatusCode::BAD_REQUEST, "Invalid sign-out request", "The request was malformed.", None),
             None,
         ));
     };
@@ -97,23 +102,27 @@ async fn handle(
                 _ => {
                     tracing::info!("logout refused: unregistered post_logout_redirect_uri");
                     let id = request_id(req);
-                    return Ok(pages::message(
-                        StatusCode::BAD_REQUEST,
-                        "This sign-out request is not valid",
-                        "The application asked to return to an address it has not registered.",
-                        Some(&id),
+                    return Ok((
+                        pages::message(
+                            StatusCode::BAD_REQUEST,
+                            "This sign-out request is not valid",
+                            "The application asked to return to an address it has not registered.",
+                            Some(&id),
+                        ),
+                        None,
                     ));
                 }
             }
         }
     };
+    let mut ended = None;
     if let Some((hash, session)) = current_session(req, state, tenant).await? {
         let audit = AuditEvent::new(format!("user:{}", session.user_id), "logout")
             .tenant(&tenant.tenant.id)
             .target(format!("user:{}", session.user_id))
             .details(json!({ "sid": session.sid }));
         let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
-        blocking(move || store.end_session(&t, &hash, UnixTime::now().0, &audit)).await?;
+        ended = blocking(move || store.end_session(&t, &hash, UnixTime::now().0, &audit)).await?;
     }
     let mut res = match target {
         Some(uri) => {
@@ -126,5 +135,5 @@ async fn handle(
         None => pages::message(StatusCode::OK, "You are signed out", "You can close this window.", None),
     };
     res.add_removal_cookie(&browser::clear(SESSION_COOKIE)).map_err(ProtocolError::server)?;
-    Ok(res)
+    Ok((res, ended))
 }
