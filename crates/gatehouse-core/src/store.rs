@@ -60,6 +60,8 @@ pub trait ClientStore {
 pub trait AuditStore {
     /// Appends one event to the chain; returns its sequence number.
     fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError>;
+    /// Appends several events in one transaction (group commit): all or none are durable.
+    fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
     /// Up to `limit` records with `seq > after`, in order.
     fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
 }

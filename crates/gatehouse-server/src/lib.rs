@@ -1,6 +1,7 @@
 //! The Gatehouse server: configuration, TLS, the HTTP layer, and the operator commands behind
 //! the `gatehouse` binary.
 
+pub mod audit_writer;
 pub mod cache;
 pub mod cli;
 pub mod commands;
@@ -137,6 +138,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
         hasher,
         hash_permits: Arc::new(tokio::sync::Semaphore::new(parallelism)),
         dummy_hash,
+        audit_writer: audit_writer::AuditWriter::start(store.clone())?,
         outbound: reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())

@@ -20,6 +20,8 @@ pub struct AppState {
     pub hash_permits: Arc<Semaphore>,
     /// A3: what an unknown user's password is checked against, so failures cost the same.
     pub dummy_hash: String,
+    /// Group commit of audit records.
+    pub audit_writer: crate::audit_writer::AuditWriter,
     /// Outbound HTTPS (back-channel logout), with a short timeout and no redirects.
     pub outbound: reqwest::Client,
 }

@@ -53,15 +53,31 @@ impl From<Row> for AuditRecord {
 /// transaction already holds the write lock; on PostgreSQL a transaction-scoped advisory lock
 /// keeps two appenders from forking the chain.
 pub(crate) fn append_in(conn: &mut DbConnection, vault: &Vault, event: &AuditEvent) -> Result<i64, StoreError> {
+    let head = lock_head(conn)?;
+    insert_next(conn, vault, head, event).map(|(seq, _)| seq)
+}
+
+/// Takes the chain lock (PostgreSQL; SQLite's write transaction already holds it) and reads
+/// the head record's sequence number and hash.
+fn lock_head(conn: &mut DbConnection) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
     if let DbConnection::Pg(c) = conn {
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({AUDIT_LOCK})")).execute(c).map_err(unavailable)?;
     }
-    let head: Option<(i64, Vec<u8>)> = audit_log::table
+    audit_log::table
         .select((audit_log::seq, audit_log::hash))
         .order(audit_log::seq.desc())
         .first(conn)
         .optional()
-        .map_err(unavailable)?;
+        .map_err(unavailable)
+}
+
+/// Chains `event` after `head` and inserts it; returns the new head.
+fn insert_next(
+    conn: &mut DbConnection,
+    vault: &Vault,
+    head: Option<(i64, Vec<u8>)>,
+    event: &AuditEvent,
+) -> Result<(i64, Vec<u8>), StoreError> {
     let r = AuditRecord::next(vault, head, UnixTime::now(), event).map_err(unavailable)?;
     tracing::info!(
         target: "audit",
@@ -73,7 +89,7 @@ pub(crate) fn append_in(conn: &mut DbConnection, vault: &Vault, event: &AuditEve
         outcome = %r.outcome,
         "audit"
     );
-    let seq = r.seq;
+    let new_head = (r.seq, r.hash.clone());
     let row = Row {
         seq: r.seq,
         at: r.at,
@@ -88,13 +104,24 @@ pub(crate) fn append_in(conn: &mut DbConnection, vault: &Vault, event: &AuditEve
         hash: r.hash,
     };
     diesel::insert_into(audit_log::table).values(&row).execute(conn).map_err(unavailable)?;
-    Ok(seq)
+    Ok(new_head)
 }
 
 impl AuditStore for Store {
     fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
         let vault = self.vault.clone();
         self.db.write_tx(|conn| append_in(conn, &vault, event))
+    }
+
+    fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let vault = self.vault.clone();
+        self.db.write_tx(|conn| {
+            let mut head = lock_head(conn)?;
+            for event in events {
+                head = Some(insert_next(conn, &vault, head.take(), event)?);
+            }
+            Ok(())
+        })
     }
 
     fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {

@@ -257,11 +257,15 @@ fn concurrent_appends_keep_one_chain() {
                     for i in 0..10 {
                         store.append_audit(&AuditEvent::new("test", "token.issue").target(format!("{t}-{i}"))).unwrap();
                     }
+                    // Group commit interleaved with single appends keeps one chain too.
+                    let batch: Vec<_> =
+                        (0..5).map(|i| AuditEvent::new("test", "token.issue").target(format!("{t}-b{i}"))).collect();
+                    store.append_audit_batch(&batch).unwrap();
                 });
             }
         });
         let report = verify_chain(&store, store.vault()).unwrap();
-        assert_eq!(report.records, 40, "{db:?}");
+        assert_eq!(report.records, 60, "{db:?}");
     }
 }
 

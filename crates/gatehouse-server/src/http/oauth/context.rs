@@ -13,7 +13,7 @@ use gatehouse_core::keys::{self, TenantKeys};
 use gatehouse_core::model::{Client, Tenant};
 use gatehouse_core::oauth::Params;
 use gatehouse_core::oauth::client_auth::{self, ClientAuth};
-use gatehouse_core::store::{AuditStore, ClientStore, RevocationStore, TenantStore};
+use gatehouse_core::store::{ClientStore, RevocationStore, TenantStore};
 use gatehouse_types::{OAuthErrorCode, ProtocolError};
 
 use crate::cache::TtlCache;
@@ -118,10 +118,10 @@ impl AppState {
         Ok(entry)
     }
 
-    /// Appends an audit record durably (L3); the request fails if it cannot be written.
+    /// Appends an audit record durably (L3), batched with concurrent ones; the request fails
+    /// if it cannot be written.
     pub async fn audit(&self, event: AuditEvent) -> Result<(), ProtocolError> {
-        let store = self.store.clone();
-        blocking(move || store.append_audit(&event).map(|_| ()).map_err(|e| e.to_string())).await
+        self.audit_writer.append(event).await
     }
 }
 

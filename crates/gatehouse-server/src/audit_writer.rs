@@ -1,0 +1,54 @@
+//! Group commit of audit records (L3): requests hand their event to one writer thread, which
+//! takes everything queued, appends it in one transaction (one fsync), and only then answers
+//! each request. Every issued token is on record before it is returned; throughput no longer
+//! pays one commit per token.
+
+use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::store::AuditStore;
+use gatehouse_store::Store;
+use gatehouse_types::ProtocolError;
+use tokio::sync::{mpsc, oneshot};
+
+/// At most this many records per transaction.
+const MAX_BATCH: usize = 512;
+/// Queue length before callers wait (back-pressure).
+const QUEUE: usize = 8192;
+
+type Job = (AuditEvent, oneshot::Sender<Result<(), String>>);
+
+/// Handle to the writer thread; it exits when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl AuditWriter {
+    /// Starts the writer thread on `store`.
+    pub fn start(store: Store) -> std::io::Result<Self> {
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        std::thread::Builder::new().name("gatehouse-audit".into()).spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let (events, replies): (Vec<AuditEvent>, Vec<_>) = batch.into_iter().unzip();
+                let result = store.append_audit_batch(&events).map_err(|e| e.to_string());
+                for reply in replies {
+                    let _ = reply.send(result.clone());
+                }
+            }
+        })?;
+        Ok(Self { tx })
+    }
+
+    /// Appends `event` durably; returns once its transaction has committed.
+    pub async fn append(&self, event: AuditEvent) -> Result<(), ProtocolError> {
+        let (reply, done) = oneshot::channel();
+        self.tx.send((event, reply)).await.map_err(|_| ProtocolError::server("audit writer stopped"))?;
+        done.await.map_err(|_| ProtocolError::server("audit writer stopped"))?.map_err(ProtocolError::server)
+    }
+}
