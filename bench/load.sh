@@ -29,9 +29,9 @@ run() {
   echo "== $name"
   wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$@" | grep -E "Requests/sec|^ +50%|^ +99%|Non-2xx|Socket errors"
 }
-run "https ceiling: GET /healthz (constant JSON)" "$BASE/healthz"
-run "discovery" "$BASE/tenants/bench/.well-known/openid-configuration"
-run "jwks" "$BASE/tenants/bench/jwks"
+[ -n "${ONLY_TOKEN:-}" ] || run "https ceiling: GET /healthz (constant JSON)" "$BASE/healthz"
+[ -n "${ONLY_TOKEN:-}" ] || run "discovery" "$BASE/tenants/bench/.well-known/openid-configuration"
+[ -n "${ONLY_TOKEN:-}" ] || run "jwks" "$BASE/tenants/bench/jwks"
 BODY="grant_type=client_credentials" AUTH=$AUTH run "token (client_credentials)" -s bench/post.lua "$BASE/tenants/bench/token"
 BODY="token=$TOKEN" AUTH=$AUTH run "introspection" -s bench/post.lua "$BASE/tenants/bench/introspect"
 "$BIN" audit verify

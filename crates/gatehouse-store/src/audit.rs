@@ -8,7 +8,7 @@ use gatehouse_core::store::AuditStore;
 use gatehouse_core::{StoreError, UnixTime};
 
 use crate::Store;
-use crate::conn::DbConnection;
+use crate::conn::{DbConnection, on_backend};
 use crate::error::unavailable;
 use crate::schema::audit_log;
 
@@ -78,6 +78,17 @@ fn insert_next(
     head: Option<(i64, Vec<u8>)>,
     event: &AuditEvent,
 ) -> Result<(i64, Vec<u8>), StoreError> {
+    let (new_head, row) = next_row(vault, head, event)?;
+    diesel::insert_into(audit_log::table).values(&row).execute(conn).map_err(unavailable)?;
+    Ok(new_head)
+}
+
+/// The row that chains `event` after `head`, and the new head.
+fn next_row(
+    vault: &Vault,
+    head: Option<(i64, Vec<u8>)>,
+    event: &AuditEvent,
+) -> Result<((i64, Vec<u8>), Row), StoreError> {
     let r = AuditRecord::next(vault, head, UnixTime::now(), event).map_err(unavailable)?;
     tracing::info!(
         target: "audit",
@@ -103,8 +114,7 @@ fn insert_next(
         prev_hash: r.prev_hash,
         hash: r.hash,
     };
-    diesel::insert_into(audit_log::table).values(&row).execute(conn).map_err(unavailable)?;
-    Ok(new_head)
+    Ok((new_head, row))
 }
 
 impl AuditStore for Store {
@@ -117,8 +127,16 @@ impl AuditStore for Store {
         let vault = self.vault.clone();
         self.db.write_tx(|conn| {
             let mut head = lock_head(conn)?;
+            let mut rows = Vec::with_capacity(events.len());
             for event in events {
-                head = Some(insert_next(conn, &vault, head.take(), event)?);
+                let (next, row) = next_row(&vault, head.take(), event)?;
+                head = Some(next);
+                rows.push(row);
+            }
+            // One multi-row INSERT per chunk (SQLite allows at most 32766 bound values).
+            for chunk in rows.chunks(256) {
+                on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table).values(chunk).execute(c))
+                    .map_err(unavailable)?;
             }
             Ok(())
         })
