@@ -366,6 +366,17 @@ async fn authorize_refuses_bad_requests() {
         assert_eq!(param(&params, "state"), Some("st-123"));
         assert_eq!(param(&params, "iss"), Some(format!("{PUBLIC_URL}/tenants/acme").as_str()));
     }
+    // AC6: the refused requests are audited (prompt=none without a session is a normal
+    // outcome of the decision, not a refused request).
+    let refused = server
+        .running
+        .store
+        .audit_page(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "authorize" && r.outcome == "denied")
+        .count();
+    assert_eq!(refused, 4 + 6);
 }
 
 #[actix_web::test]

@@ -79,14 +79,38 @@ async fn handle(
     };
     let (client, redirect_uri) = match authorize::check_redirect_uri(client.as_deref(), &params) {
         Ok((c, r)) => (c.clone(), r),
-        Err(e) => return Ok(trust_error_page(req, e)),
+        Err(e) => {
+            audit_refusal(req, state, tenant, params.get("client_id"), &format!("{e:?}")).await?;
+            return Ok(trust_error_page(req, e));
+        }
     };
     let areq = match authorize::parse(&client, redirect_uri, &params) {
         Ok(a) => a,
-        Err(e) => return Ok(respond_error(&e, &tenant.issuer)),
+        Err(e) => {
+            audit_refusal(req, state, tenant, Some(&client.client_id), e.error.code.as_str()).await?;
+            return Ok(respond_error(&e, &tenant.issuer));
+        }
     };
     let session = current_session(req, state, tenant).await?.map(|(_, s)| s);
     continue_flow(state, tenant, &client, &areq, session.as_ref(), false).await
+}
+
+/// AC6, L3: a refused authorization request is audited (client id truncated: it is input).
+async fn audit_refusal(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    client_id: Option<&str>,
+    reason: &str,
+) -> Result<(), ProtocolError> {
+    let client: String = client_id.unwrap_or("-").chars().take(128).collect();
+    let mut event = AuditEvent::new(format!("client:{client}"), "authorize")
+        .tenant(&tenant.tenant.id)
+        .target(format!("client:{client}"))
+        .details(json!({ "error": reason }));
+    event.outcome = gatehouse_core::audit::Outcome::Denied;
+    event.source_ip = req.peer_addr().map(|a| a.ip().to_string());
+    state.audit(event).await
 }
 
 /// Decides and performs the next step for a validated request.
