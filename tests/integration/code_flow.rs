@@ -752,3 +752,49 @@ async fn logout_notifies_clients_over_the_back_channel() {
     assert!(claims.get("nonce").is_none());
     rp_handle.stop(false).await;
 }
+
+#[actix_web::test]
+async fn refresh_tokens_are_introspected_and_revoked_with_their_family() {
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        user(&server, "acme", "alice");
+        let spa = spa(&server, "acme", "Web App", true);
+        let other = self::spa(&server, "acme", "Other App", true);
+        let rs = backend_client(&server, "acme", "resource-server", None);
+        let b = browser(&server);
+        let code = login_for_code(&server, &b, "acme", &spa, "alice").await;
+        let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
+        let (at, rt) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+
+        let info: Value = server
+            .client
+            .post(server.url("/tenants/acme/introspect"))
+            .basic_auth(&rs.id, Some(&rs.secret))
+            .form(&[("token", rt), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(info["active"], true, "{db:?}");
+        assert_eq!(info["token_type"], "refresh_token");
+        assert_eq!(info["client_id"], spa.as_str());
+
+        let revoke = |client: String, token: String| {
+            let (c, url) = (server.client.clone(), server.url("/tenants/acme/revoke"));
+            async move {
+                c.post(url).form(&[("token", token.as_str()), ("client_id", client.as_str())]).send().await.unwrap()
+            }
+        };
+        // Another client may not revoke it.
+        let res = revoke(other.clone(), rt.to_owned()).await;
+        assert_eq!(error_code(res).await, "unauthorized_client", "{db:?}");
+        assert!(active(&server, "acme", &rs, at).await);
+        // Its own client revokes the family, access token included.
+        assert_eq!(revoke(spa.clone(), rt.to_owned()).await.status(), StatusCode::OK);
+        assert_eq!(error_code(refresh(&server, "acme", &spa, rt).await).await, "invalid_grant", "{db:?}");
+        assert!(!active(&server, "acme", &rs, at).await, "{db:?}: access token of the grant revoked too");
+    }
+}

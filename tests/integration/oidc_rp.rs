@@ -1,6 +1,7 @@
 //! End to end with an independent relying party: the `openidconnect` crate discovers the
-//! issuer, runs Authorization Code + PKCE against the running server, and validates the ID
-//! token (signature via the JWKS, iss, aud, exp, nonce, at_hash) with its own checks.
+//! issuer, runs Authorization Code + PKCE against the running `gatehouse` binary (provisioned
+//! with its CLI while it runs), and validates the ID token (signature via the JWKS, iss, aud,
+//! exp, nonce, at_hash) with its own checks.
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
 use openidconnect::{
@@ -9,9 +10,8 @@ use openidconnect::{
 };
 use reqwest::StatusCode;
 
-use crate::code_flow::{PASSWORD, REDIRECT, browser, hidden, location_params, param, spa, user};
-use crate::oauth::{server, tenant};
-use crate::support::{PUBLIC_URL, TestServer};
+use crate::code_flow::{PASSWORD, REDIRECT, hidden, location_params, param};
+use crate::support::{BinaryServer, https_client, json_ok};
 
 #[derive(Debug)]
 struct HttpError(String);
@@ -24,26 +24,66 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
-/// The test network: the public URL's authority (localhost:8443) reaches this test's server.
-fn to_server(url: &str, server: &TestServer) -> String {
-    url.replacen("https://localhost:8443", &server.base, 1)
-}
-
 #[actix_web::test]
-async fn openidconnect_crate_completes_the_code_flow_and_validates_the_id_token() {
+async fn openidconnect_crate_completes_the_code_flow_against_the_running_binary() {
     let db = gatehouse_testkit::TestDatabase::sqlite();
-    let server = server(&db).await;
-    tenant(&server, "acme");
-    let alice = user(&server, "acme", "alice");
-    let client_id = spa(&server, "acme", "Web App", true);
+    let dir = db.dir.path().to_owned();
+    let server = tokio::task::spawn_blocking({
+        let (dir, url) = (dir.clone(), db.url.clone());
+        move || BinaryServer::start(&dir, &url)
+    })
+    .await
+    .unwrap();
+    // Provisioned with the CLI while the server runs.
+    json_ok(&server.cli(&dir, &db.url, &["tenant", "create", "acme", "--json"], None));
+    let created = json_ok(&server.cli(
+        &dir,
+        &db.url,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--email",
+            "alice@example.com",
+            "--password-stdin",
+            "--json",
+        ],
+        Some(PASSWORD),
+    ));
+    let alice = created["id"].as_str().unwrap().to_owned();
+    let client = json_ok(&server.cli(
+        &dir,
+        &db.url,
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Web App",
+            "--type",
+            "public",
+            "--redirect-uri",
+            REDIRECT,
+            "--grant",
+            "authorization_code",
+            "--scope",
+            "openid profile email",
+            "--first-party",
+            "--json",
+        ],
+        None,
+    ));
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
 
-    let http = server.client.clone();
-    let base = server.base.clone();
+    let http = https_client(&server.cert_pem);
     let http_client = move |req: openidconnect::HttpRequest| {
         let http = http.clone();
-        let url = req.uri().to_string().replacen("https://localhost:8443", &base, 1);
         async move {
-            let mut out = http.request(req.method().clone(), url);
+            let mut out = http.request(req.method().clone(), req.uri().to_string());
             for (name, value) in req.headers() {
                 out = out.header(name, value);
             }
@@ -57,8 +97,8 @@ async fn openidconnect_crate_completes_the_code_flow_and_validates_the_id_token(
         }
     };
 
-    let issuer = IssuerUrl::new(format!("{PUBLIC_URL}/tenants/acme")).unwrap();
-    let metadata = CoreProviderMetadata::discover_async(issuer, &http_client).await.unwrap();
+    let issuer = IssuerUrl::new(format!("{}/tenants/acme", server.base)).unwrap();
+    let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http_client).await.unwrap();
     let client = CoreClient::from_provider_metadata(metadata, ClientId::new(client_id.clone()), None)
         .set_redirect_uri(RedirectUrl::new(REDIRECT.to_owned()).unwrap());
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -70,8 +110,14 @@ async fn openidconnect_crate_completes_the_code_flow_and_validates_the_id_token(
         .url();
 
     // The user's browser.
-    let b = browser(&server);
-    let page = b.get(to_server(auth_url.as_str(), &server)).send().await.unwrap();
+    let cert = reqwest::Certificate::from_pem(&server.cert_pem).unwrap();
+    let b = reqwest::Client::builder()
+        .tls_certs_only([cert])
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = b.get(auth_url.as_str()).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     let form = [
@@ -80,9 +126,10 @@ async fn openidconnect_crate_completes_the_code_flow_and_validates_the_id_token(
         ("username", "alice".to_owned()),
         ("password", PASSWORD.to_owned()),
     ];
-    let res = b.post(server.url("/tenants/acme/login")).form(&form).send().await.unwrap();
+    let res = b.post(format!("{}/tenants/acme/login", server.base)).form(&form).send().await.unwrap();
     let (_, params) = location_params(&res);
     assert_eq!(param(&params, "state"), Some(csrf.secret().as_str()));
+    assert_eq!(param(&params, "iss"), Some(issuer.as_str()));
     let code = param(&params, "code").unwrap().to_owned();
 
     let tokens = client
@@ -96,7 +143,7 @@ async fn openidconnect_crate_completes_the_code_flow_and_validates_the_id_token(
     let id_verifier = client.id_token_verifier();
     let claims = id_token.claims(&id_verifier, &nonce).expect("the RP library accepts the ID token");
     assert_eq!(claims.subject().as_str(), alice);
-    assert_eq!(claims.issuer().as_str(), format!("{PUBLIC_URL}/tenants/acme"));
+    assert_eq!(claims.issuer(), &issuer);
     let expected_hash = AccessTokenHash::from_token(
         tokens.access_token(),
         id_token.signing_alg().unwrap(),

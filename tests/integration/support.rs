@@ -131,3 +131,69 @@ pub fn write_cert(dir: &Path, cn: &str) -> (PathBuf, PathBuf) {
     std::fs::write(&k, key.serialize_pem()).unwrap();
     (c, k)
 }
+
+/// The real `gatehouse serve` process on a free port, killed when dropped.
+pub struct BinaryServer {
+    child: std::process::Child,
+    pub base: String,
+    pub env: Vec<(String, String)>,
+    pub cert_pem: Vec<u8>,
+}
+
+impl BinaryServer {
+    /// Starts the binary on `data_dir` and returns once it logs that it listens.
+    pub fn start(data_dir: &Path, db_url: &str) -> Self {
+        use std::io::BufRead;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("https://localhost:{port}");
+        let env: Vec<(String, String)> = vec![
+            ("GATEHOUSE_HTTPS_ADDR".into(), format!("127.0.0.1:{port}")),
+            ("GATEHOUSE_HTTP_ADDR".into(), String::new()),
+            ("GATEHOUSE_PUBLIC_URL".into(), base.clone()),
+            ("GATEHOUSE_WORKERS".into(), "1".into()),
+        ];
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("GATEHOUSE_") {
+                cmd.env_remove(k);
+            }
+        }
+        let mut child = cmd
+            .env("GATEHOUSE_DATA_DIR", data_dir)
+            .env("GATEHOUSE_DATABASE_URL", db_url)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read the log until the server listens, then keep draining it in the background.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("gatehouse listening") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        ready_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("gatehouse serve did not start");
+        let cert_pem = std::fs::read(gatehouse_server::tls::dev_paths(data_dir).0).unwrap();
+        Self { child, base, env, cert_pem }
+    }
+
+    /// The CLI against the same data directory and database, while the server runs.
+    pub fn cli(&self, data_dir: &Path, db_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        gatehouse_in(data_dir, db_url, args, stdin, &env)
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

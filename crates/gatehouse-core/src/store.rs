@@ -256,7 +256,7 @@ pub trait FlowStore {
     ) -> Result<RefreshUse, StoreError>;
     /// Revokes every token of a family (refresh tokens and their access tokens' jtis).
     fn revoke_family(&self, tenant_id: &str, family_id: &str, now: i64, audit: &AuditEvent) -> Result<(), StoreError>;
-    /// The refresh token with this hash, whatever its state.
+    /// The live (neither rotated nor revoked) refresh token with this hash.
     fn refresh_by_hash(&self, tenant_id: &str, token_hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError>;
 
     /// The clients that were issued codes in session `sid` (back-channel logout, S6).

@@ -422,7 +422,9 @@ impl FlowStore for Store {
 
     fn refresh_by_hash(&self, tenant_id: &str, token_hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError> {
         let mut conn = self.db.conn()?;
-        Ok(refresh_row(&mut conn, tenant_id, token_hash)?.filter(|r| r.revoked_at.is_none()).map(RefreshRow::record))
+        Ok(refresh_row(&mut conn, tenant_id, token_hash)?
+            .filter(|r| r.revoked_at.is_none() && r.rotated_at.is_none())
+            .map(RefreshRow::record))
     }
 
     fn session_clients(&self, tenant_id: &str, sid: &str) -> Result<Vec<String>, StoreError> {

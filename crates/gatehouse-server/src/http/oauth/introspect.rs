@@ -6,11 +6,15 @@ use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
+use gatehouse_core::flow::secret_hash;
 use gatehouse_core::jose::SigningAlg;
 use gatehouse_core::oauth::Params;
 use gatehouse_core::oauth::introspect::{active_response, check_access_token, inactive_response};
+use gatehouse_core::store::FlowStore;
 use gatehouse_core::store::RevocationStore;
 use gatehouse_types::{ClientType, OAuthErrorCode, ProtocolError};
+
+use super::browser::blocking;
 
 use super::context::{TenantEntry, authenticate_client, require_form};
 use super::error;
@@ -53,8 +57,9 @@ async fn handle(
     }
     let token = params.require("token", "token is required")?;
     let keys = state.keys(&tenant.tenant.id, SigningAlg::Es256).await?;
-    let Some(active) = check_access_token(token, &keys.verifiers, &tenant.issuer, UnixTime::now()) else {
-        return Ok(inactive_response());
+    let now = UnixTime::now();
+    let Some(active) = check_access_token(token, &keys.verifiers, &tenant.issuer, now) else {
+        return introspect_refresh(state, tenant, token, now).await;
     };
     let store = state.store.clone();
     let (tenant_id, jti) = (tenant.tenant.id.clone(), active.jti.clone());
@@ -63,4 +68,28 @@ async fn handle(
         .map_err(ProtocolError::server)?
         .map_err(ProtocolError::server)?;
     Ok(if revoked { inactive_response() } else { active_response(&active) })
+}
+
+/// RFC 7662 §2.2 for an opaque refresh token: active while unrotated, unrevoked, unexpired.
+async fn introspect_refresh(
+    state: &AppState,
+    tenant: &TenantEntry,
+    token: &str,
+    now: UnixTime,
+) -> Result<serde_json::Value, ProtocolError> {
+    let (store, t, hash) = (state.store.clone(), tenant.tenant.id.clone(), secret_hash(token));
+    let record = blocking(move || store.refresh_by_hash(&t, &hash)).await?;
+    Ok(match record {
+        Some(r) if r.expires_at > now.0 => serde_json::json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "client_id": r.client_id,
+            "sub": r.user_id,
+            "scope": r.scope,
+            "exp": r.expires_at,
+            "iat": r.created_at,
+            "iss": tenant.issuer,
+        }),
+        _ => inactive_response(),
+    })
 }
