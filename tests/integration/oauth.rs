@@ -112,6 +112,9 @@ async fn discovery_names_the_issuer_and_its_endpoints() {
     }
     let res = server.client.get(server.url("/tenants/nope/.well-known/openid-configuration")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "not_found", "an unknown tenant gets the generic error: {body}");
+    assert!(body["correlation_id"].is_string());
 }
 
 #[actix_web::test]

@@ -16,24 +16,13 @@ use gatehouse_types::ProtocolError;
 use serde_json::json;
 
 use super::browser::{self, blocking, current_session, redirect_error, respond, respond_error, start_pending};
-use super::context::TenantEntry;
-use super::error;
-use crate::http::errors::{generic, request_id};
+use super::context::{TenantEntry, TenantScope};
+use crate::http::errors::request_id;
 use crate::http::pages::{self, ConsentPage, LoginPage, PAGE_CSP};
 use crate::state::AppState;
 
 /// The authorization endpoint, GET (query) or POST (form).
-pub async fn authorize(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
+pub async fn authorize(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
     let raw = if req.method() == actix_web::http::Method::POST {
         body.to_vec()
     } else {

@@ -189,3 +189,52 @@ pub async fn authenticate_client(
         }
     }
 }
+
+/// The tenant named by the `{tenant}` path segment, resolved through the cache. An unknown
+/// tenant is a 404 and a failure a 500; both bodies are replaced by the generic error page
+/// (with its correlation ID) on the way out.
+#[derive(Debug, Clone)]
+pub struct TenantScope(pub Arc<TenantEntry>);
+
+impl std::ops::Deref for TenantScope {
+    type Target = TenantEntry;
+    fn deref(&self) -> &TenantEntry {
+        &self.0
+    }
+}
+
+/// Why a request's tenant could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("unknown tenant")]
+    NotFound,
+    #[error("tenant lookup failed: {0}")]
+    Failed(ProtocolError),
+}
+
+impl actix_web::ResponseError for TenantError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        match self {
+            Self::NotFound => actix_web::http::StatusCode::NOT_FOUND,
+            Self::Failed(_) => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl actix_web::FromRequest for TenantScope {
+    type Error = TenantError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, TenantError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let slug = req.match_info().get("tenant").map(str::to_owned);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let (Some(slug), Some(state)) = (slug, state) else { return Err(TenantError::NotFound) };
+            match state.tenant(&slug).await {
+                Ok(Some(t)) => Ok(TenantScope(t)),
+                Ok(None) => Err(TenantError::NotFound),
+                Err(e) => Err(TenantError::Failed(e)),
+            }
+        })
+    }
+}

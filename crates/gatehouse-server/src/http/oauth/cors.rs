@@ -3,14 +3,13 @@
 //! answered for origins some client of the tenant registered; the real response then carries
 //! `Access-Control-Allow-Origin` only for the calling client's own origins.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::store::ClientStore;
 
 use super::browser::blocking;
+use super::context::TenantScope;
 use super::error;
-use crate::http::errors::generic;
 use crate::state::AppState;
 
 /// The request's `Origin`, if any.
@@ -32,12 +31,7 @@ pub fn allow(res: &mut HttpResponse, req: &HttpRequest, allowed: &[String]) {
 }
 
 /// `OPTIONS` on the CORS-enabled endpoints.
-pub async fn preflight(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
+pub async fn preflight(req: HttpRequest, tenant: TenantScope, state: web::Data<AppState>) -> HttpResponse {
     let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
     let origins = match blocking(move || store.tenant_web_origins(&t)).await {
         Ok(o) => o,

@@ -1,13 +1,12 @@
 //! Discovery (OpenID Connect Discovery 1.0 §3, RFC 8414 §2) and the JWKS (RFC 7517): the
 //! same bytes for every caller, serialized once per tenant and served from the cache.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::jose::SigningAlg;
 use serde_json::{Value, json};
 
-use crate::http::errors::generic;
+use super::context::TenantScope;
 use crate::http::oauth::error;
 use crate::state::AppState;
 
@@ -60,25 +59,12 @@ fn json_bytes(body: web::Bytes, cache_secs: u32) -> HttpResponse {
 }
 
 /// `GET {issuer}/.well-known/openid-configuration` (and the RFC 8414 forms).
-pub async fn openid_configuration(
-    req: HttpRequest,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    match state.tenant(&path).await {
-        Ok(Some(t)) => json_bytes(t.discovery.clone(), 300),
-        Ok(None) => generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => error::response(&e),
-    }
+pub async fn openid_configuration(tenant: TenantScope) -> HttpResponse {
+    json_bytes(tenant.discovery.clone(), 300)
 }
 
 /// `GET {issuer}/jwks`: public keys only, current and inside their overlap window (O4).
-pub async fn jwks(req: HttpRequest, path: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
+pub async fn jwks(_req: HttpRequest, tenant: TenantScope, state: web::Data<AppState>) -> HttpResponse {
     match state.keys(&tenant.tenant.id, SigningAlg::Es256).await {
         // Short cache lifetime: a rotated key must reach resource servers quickly.
         Ok(keys) => json_bytes(keys.jwks.clone(), 60),

@@ -15,9 +15,8 @@ use serde_json::json;
 
 use super::authorize::{continue_flow, flow_error, issue_code, login_page};
 use super::browser::{SESSION_COOKIE, blocking, cookie, current_session, load_pending, pending_client, refused_page};
-use super::context::TenantEntry;
-use super::error;
-use crate::http::errors::{generic, request_id};
+use super::context::{TenantEntry, TenantScope};
+use crate::http::errors::request_id;
 use crate::http::pages;
 use crate::state::AppState;
 
@@ -39,18 +38,6 @@ pub struct ConsentForm {
     decision: String,
 }
 
-async fn tenant_or_404(
-    req: &HttpRequest,
-    state: &AppState,
-    slug: &str,
-) -> Result<std::sync::Arc<TenantEntry>, HttpResponse> {
-    match state.tenant(slug).await {
-        Ok(Some(t)) => Ok(t),
-        Ok(None) => Err(generic(req, StatusCode::NOT_FOUND)),
-        Err(e) => Err(error::response(&e)),
-    }
-}
-
 fn failure_page(req: &HttpRequest, e: &ProtocolError) -> HttpResponse {
     tracing::error!(error = %e, "interaction failed");
     let id = request_id(req);
@@ -60,14 +47,10 @@ fn failure_page(req: &HttpRequest, e: &ProtocolError) -> HttpResponse {
 /// `POST {issuer}/login`.
 pub async fn login(
     req: HttpRequest,
-    path: web::Path<String>,
+    tenant: TenantScope,
     form: web::Form<LoginForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let tenant = match tenant_or_404(&req, &state, &path).await {
-        Ok(t) => t,
-        Err(res) => return res,
-    };
     match handle_login(&req, &state, &tenant, form.into_inner()).await {
         Ok(res) => res,
         Err(e) => failure_page(&req, &e),
@@ -157,14 +140,10 @@ async fn handle_login(
 /// `POST {issuer}/consent`.
 pub async fn consent(
     req: HttpRequest,
-    path: web::Path<String>,
+    tenant: TenantScope,
     form: web::Form<ConsentForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let tenant = match tenant_or_404(&req, &state, &path).await {
-        Ok(t) => t,
-        Err(res) => return res,
-    };
     match handle_consent(&req, &state, &tenant, form.into_inner()).await {
         Ok(res) => res,
         Err(e) => failure_page(&req, &e),

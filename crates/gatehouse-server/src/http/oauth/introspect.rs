@@ -2,7 +2,6 @@
 //! tenant may introspect: resource servers introspect tokens issued to other clients. A token
 //! of another tenant, an expired or a revoked one is `active: false`.
 
-use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
@@ -16,23 +15,17 @@ use gatehouse_types::{ClientType, OAuthErrorCode, ProtocolError};
 
 use super::browser::blocking;
 
-use super::context::{TenantEntry, authenticate_client, require_form};
+use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
 use super::error;
-use crate::http::errors::generic;
 use crate::state::AppState;
 
 /// The introspection endpoint.
 pub async fn introspect(
     req: HttpRequest,
-    path: web::Path<String>,
+    tenant: TenantScope,
     body: Bytes,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
     match handle(&req, &state, &tenant, &body).await {
         Ok(v) => {
             let mut res = HttpResponse::Ok().json(v);

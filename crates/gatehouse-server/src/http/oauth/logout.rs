@@ -13,26 +13,16 @@ use gatehouse_core::store::{FlowStore, SessionRecord};
 use gatehouse_types::ProtocolError;
 use serde_json::json;
 
+use super::backchannel;
 use super::browser::{self, SESSION_COOKIE, blocking, current_session};
-use super::context::TenantEntry;
-use super::{backchannel, error};
-use crate::http::errors::{generic, request_id};
+use super::context::{TenantEntry, TenantScope};
+use crate::http::errors::request_id;
 use crate::http::pages;
 use crate::state::AppState;
 
 /// The logout endpoint.
-pub async fn logout(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
+pub async fn logout(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
     let state_handle = state.clone();
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
     let raw = if req.method() == actix_web::http::Method::POST {
         body.to_vec()
     } else {
@@ -41,7 +31,7 @@ pub async fn logout(
     match handle(&req, &state, &tenant, &raw).await {
         Ok((res, ended)) => {
             if let Some(session) = ended {
-                backchannel::notify(state_handle, tenant, session);
+                backchannel::notify(state_handle, tenant.0.clone(), session);
             }
             res
         }

@@ -1,7 +1,6 @@
 //! `POST {issuer}/revoke` (RFC 7009; O5): access tokens by `jti`. A client may revoke only its
 //! own tokens; an invalid or unknown token is answered 200 (RFC 7009 §2.2).
 
-use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
@@ -16,23 +15,12 @@ use gatehouse_types::{OAuthErrorCode, ProtocolError};
 
 use super::browser::blocking;
 
-use super::context::{TenantEntry, authenticate_client, require_form};
+use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
 use super::{cors, error};
-use crate::http::errors::generic;
 use crate::state::AppState;
 
 /// The revocation endpoint.
-pub async fn revoke(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
+pub async fn revoke(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
     let mut origins = Vec::new();
     let mut res = match handle(&req, &state, &tenant, &body, &mut origins).await {
         Ok(()) => {

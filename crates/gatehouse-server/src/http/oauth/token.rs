@@ -1,7 +1,6 @@
 //! `POST {issuer}/token` (RFC 6749 §3.2; O3). Parses, authenticates the client, dispatches on
 //! `grant_type`, signs, records the issuance durably, answers with `no-store`.
 
-use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
@@ -11,18 +10,12 @@ use gatehouse_core::oauth::{Params, client_credentials};
 use gatehouse_types::{OAuthErrorCode, ProtocolError};
 use serde_json::json;
 
-use super::context::{TenantEntry, authenticate_client, require_form};
+use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
 use super::{cors, error, grants};
-use crate::http::errors::generic;
 use crate::state::AppState;
 
 /// The token endpoint.
-pub async fn token(req: HttpRequest, path: web::Path<String>, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
+pub async fn token(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
     // O7: filled with the authenticated client's web origins.
     let mut origins = Vec::new();
     let mut res = match handle(&req, &state, &tenant, &body, &mut origins).await {

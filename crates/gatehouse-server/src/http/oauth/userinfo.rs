@@ -13,8 +13,9 @@ use gatehouse_core::store::{RevocationStore, UserStore};
 use serde_json::json;
 
 use super::browser::blocking;
+use super::context::TenantScope;
 use super::{cors, error};
-use crate::http::errors::{PublicBody, generic};
+use crate::http::errors::PublicBody;
 use crate::state::AppState;
 
 /// RFC 6750 §3: 401 with a Bearer challenge (an error code only when a token was sent), or
@@ -53,17 +54,7 @@ fn bearer_token(req: &HttpRequest, body: &[u8]) -> Option<String> {
 }
 
 /// The UserInfo endpoint.
-pub async fn userinfo(
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-    state: web::Data<AppState>,
-) -> HttpResponse {
-    let tenant = match state.tenant(&path).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return generic(&req, StatusCode::NOT_FOUND),
-        Err(e) => return error::response(&e),
-    };
+pub async fn userinfo(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
     let Some(token) = bearer_token(&req, &body) else { return bearer_error(StatusCode::UNAUTHORIZED, None) };
     let keys = match state.keys(&tenant.tenant.id, SigningAlg::Es256).await {
         Ok(k) => k,
