@@ -36,6 +36,13 @@ pub struct KeysEntry {
     pub verifiers: Vec<Verifier>,
 }
 
+impl KeysEntry {
+    /// The current signer of `alg`; [`AppState::keys`] only returns entries that have one.
+    pub fn signer(&self, alg: SigningAlg) -> Result<&gatehouse_core::jose::Signer, ProtocolError> {
+        self.keys.signer(alg).ok_or_else(|| ProtocolError::server("no signing key"))
+    }
+}
+
 /// The caches of the OAuth endpoints.
 #[derive(Debug)]
 pub struct Caches {

@@ -91,7 +91,7 @@ pub async fn authorization_code(
     code_grant::check_code(&record, client, params)?;
     let (user, roles) = user_and_roles(state, &tenant.tenant.id, &record.user_id, INVALID_CODE).await?;
     let keys = state.keys(&tenant.tenant.id, client.signing_alg).await?;
-    let signer = keys.keys.signer(client.signing_alg).ok_or_else(|| ProtocolError::server("no signing key"))?;
+    let signer = keys.signer(client.signing_alg)?;
     let grant = Grant {
         tenant: &tenant.tenant,
         issuer: &tenant.issuer,
@@ -179,7 +179,7 @@ pub async fn refresh_token(
     let scope = if scope.is_empty() { old.scope.clone() } else { scope };
     let (user, roles) = user_and_roles(state, &tenant.tenant.id, &old.user_id, INVALID_REFRESH).await?;
     let keys = state.keys(&tenant.tenant.id, client.signing_alg).await?;
-    let signer = keys.keys.signer(client.signing_alg).ok_or_else(|| ProtocolError::server("no signing key"))?;
+    let signer = keys.signer(client.signing_alg)?;
     let grant = Grant {
         tenant: &tenant.tenant,
         issuer: &tenant.issuer,

@@ -70,7 +70,7 @@ async fn issue(
     match grant {
         "client_credentials" => {
             let keys = state.keys(&tenant.tenant.id, client.signing_alg).await?;
-            let signer = keys.keys.signer(client.signing_alg).ok_or_else(|| ProtocolError::server("no signing key"))?;
+            let signer = keys.signer(client.signing_alg)?;
             let (issued, audit) =
                 client_credentials::issue(&tenant.tenant, &tenant.issuer, client, params, signer, UnixTime::now())?;
             // The token is returned only once its issuance is on record (L3).
