@@ -6,7 +6,6 @@
 use gatehouse_types::RoleName;
 
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::crypto::WrappedKey;
 use crate::model::{Client, Tenant, User};
 
 /// A storage failure. `Conflict` and `NotFound` carry fixed texts fit for the operator; the
@@ -115,14 +114,6 @@ pub trait RevocationStore {
         jti: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError>;
-}
-
-/// Wrapped data-encryption keys (D1).
-pub trait KeyStore {
-    /// Every stored DEK.
-    fn data_keys(&self) -> Result<Vec<WrappedKey>, StoreError>;
-    /// Stores a new DEK; one of the same kind and version already stored is `Conflict`.
-    fn insert_data_key(&self, key: &WrappedKey) -> Result<(), StoreError>;
 }
 
 /// A server-side session (S1); `amr` is space-separated.

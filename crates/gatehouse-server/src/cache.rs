@@ -1,6 +1,6 @@
 //! Small read-mostly caches for the hot paths (tenants, clients, signing keys). Entries live
 //! for a short TTL, so a change made by another process (the CLI, another node) is seen within
-//! that time; changes made in-process invalidate at once. No lock is held across an await.
+//! that time. No lock is held across an await.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -31,13 +31,6 @@ impl<V> TtlCache<V> {
             map.insert(key, (Instant::now(), value));
         }
     }
-
-    /// Drops `key`.
-    pub fn invalidate(&self, key: &str) {
-        if let Ok(mut map) = self.map.write() {
-            map.remove(key);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -45,14 +38,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn entries_expire_and_can_be_invalidated() {
+    fn entries_expire() {
         let c = TtlCache::new(Duration::ZERO);
         c.put("a".into(), Arc::new(1));
         assert!(c.get("a").is_none(), "a zero TTL never serves");
         let c = TtlCache::new(Duration::from_secs(60));
         c.put("a".into(), Arc::new(1));
         assert_eq!(c.get("a").as_deref(), Some(&1));
-        c.invalidate("a");
-        assert!(c.get("a").is_none());
+        assert!(c.get("b").is_none());
     }
 }

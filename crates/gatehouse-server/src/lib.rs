@@ -45,19 +45,12 @@ pub struct Running {
 }
 
 impl Running {
-    /// Waits until both listeners have stopped (on SIGINT/SIGTERM, or `stop`).
+    /// Waits until both listeners have stopped (on SIGINT/SIGTERM, or `shutdown`).
     pub async fn wait(self) -> anyhow::Result<()> {
         for s in self.servers {
             s.await.context("server task")??;
         }
         Ok(())
-    }
-
-    /// Stops both listeners gracefully and waits for them.
-    pub async fn stop(&self) {
-        for h in &self.handles {
-            h.stop(true).await;
-        }
     }
 
     /// Tells both listeners to stop now, without waiting (for use in `Drop`).

@@ -166,7 +166,7 @@ impl Database {
     ) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
         let conn: &mut DbConnection = &mut conn;
-        on_backend!(&mut *conn, |c| begin_write(c)).map_err(unavailable)?;
+        on_backend!(&mut *conn, |c| c.begin_write()).map_err(unavailable)?;
         match f(conn) {
             Ok(v) => {
                 on_backend!(&mut *conn, |c| AnsiTransactionManager::commit_transaction(c)).map_err(unavailable)?;
@@ -195,10 +195,6 @@ impl BeginWrite for PgConnection {
     fn begin_write(&mut self) -> diesel::QueryResult<()> {
         AnsiTransactionManager::begin_transaction(self)
     }
-}
-
-fn begin_write(c: &mut impl BeginWrite) -> diesel::QueryResult<()> {
-    c.begin_write()
 }
 
 #[cfg(test)]

@@ -2,13 +2,12 @@
 
 use diesel::prelude::*;
 use gatehouse_core::crypto::{MasterKey, Vault, WrappedKey};
-use gatehouse_core::store::KeyStore;
 use gatehouse_core::{StoreError, UnixTime};
 
+use crate::OpenError;
 use crate::conn::Database;
 use crate::error::{map_err, unavailable};
 use crate::schema::data_keys;
-use crate::{OpenError, Store};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = data_keys)]
@@ -51,14 +50,4 @@ pub(crate) fn unlock_vault(db: &Database, master: &MasterKey) -> Result<Vault, O
         }
     }
     Ok(Vault::unlock(master, &load(db)?)?)
-}
-
-impl KeyStore for Store {
-    fn data_keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
-        load(&self.db)
-    }
-
-    fn insert_data_key(&self, key: &WrappedKey) -> Result<(), StoreError> {
-        insert(&self.db, key)
-    }
 }

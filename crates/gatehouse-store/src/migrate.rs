@@ -15,36 +15,23 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgre
 const MIGRATION_LOCK: i64 = 0x6761_7465_686f;
 
 impl Database {
-    /// Applies pending migrations; returns the versions applied.
+    /// Applies pending migrations in one write transaction (all or none); returns the versions
+    /// applied. Concurrent migrators (server and CLI starting together) wait for each other:
+    /// on SQLite on the write transaction's file lock, on PostgreSQL on a transaction-scoped
+    /// advisory lock.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self.conn()?;
-        let conn: &mut DbConnection = &mut conn;
-        let applied = match conn {
-            DbConnection::Sqlite(c) => {
-                // The file lock of an immediate transaction serialises migrators.
-                diesel::connection::AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
-                    .map_err(unavailable)?;
-                let r = c.run_pending_migrations(SQLITE).map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
-                use diesel::connection::TransactionManager;
-                match r {
-                    Ok(v) => diesel::connection::AnsiTransactionManager::commit_transaction(c)
-                        .map(|_| v)
-                        .map_err(unavailable)?,
-                    Err(e) => {
-                        let _ = diesel::connection::AnsiTransactionManager::rollback_transaction(c);
-                        return Err(unavailable(e));
-                    }
+        self.write_tx(|conn| {
+            let applied = match conn {
+                DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE),
+                DbConnection::Pg(c) => {
+                    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                        .execute(c)
+                        .map_err(unavailable)?;
+                    c.run_pending_migrations(POSTGRES)
                 }
             }
-            DbConnection::Pg(c) => {
-                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-                    .execute(c)
-                    .map_err(unavailable)?;
-                let r = c.run_pending_migrations(POSTGRES).map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>());
-                let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c);
-                r.map_err(unavailable)?
-            }
-        };
-        Ok(applied)
+            .map_err(unavailable)?;
+            Ok(applied.iter().map(ToString::to_string).collect())
+        })
     }
 }

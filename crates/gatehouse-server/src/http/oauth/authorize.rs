@@ -15,8 +15,8 @@ use gatehouse_core::store::{CodeRecord, FlowStore, SessionRecord, UserStore};
 use gatehouse_types::ProtocolError;
 use serde_json::json;
 
-use super::browser::{self, blocking, current_session, redirect_error, respond, respond_error, start_pending};
-use super::context::{TenantEntry, TenantScope};
+use super::browser::{self, current_session, redirect_error, respond, respond_error, start_pending};
+use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
 use crate::http::pages::{self, ConsentPage, LoginPage, PAGE_CSP};
 use crate::state::AppState;

@@ -10,9 +10,10 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::flow::logout_token;
 use gatehouse_core::store::{FlowStore, SessionRecord};
+use gatehouse_types::ProtocolError;
 use serde_json::json;
 
-use super::context::TenantEntry;
+use super::context::{TenantEntry, blocking};
 use crate::state::AppState;
 
 /// Sends the logout tokens for `session` in the background.
@@ -24,18 +25,15 @@ pub fn notify(state: web::Data<AppState>, tenant: Arc<TenantEntry>, session: Ses
     });
 }
 
-async fn deliver(state: &AppState, tenant: &TenantEntry, session: &SessionRecord) -> Result<(), String> {
+async fn deliver(state: &AppState, tenant: &TenantEntry, session: &SessionRecord) -> Result<(), ProtocolError> {
     let (store, t, sid) = (state.store.clone(), tenant.tenant.id.clone(), session.sid.clone());
-    let client_ids = web::block(move || store.session_clients(&t, &sid))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+    let client_ids = blocking(move || store.session_clients(&t, &sid)).await?;
     for client_id in client_ids {
-        let Some(client) = state.client(&tenant.tenant.id, &client_id).await.map_err(|e| e.to_string())? else {
+        let Some(client) = state.client(&tenant.tenant.id, &client_id).await? else {
             continue;
         };
         let Some(uri) = client.backchannel_logout_uri.clone() else { continue };
-        let keys = state.keys(&tenant.tenant.id, client.signing_alg).await.map_err(|e| e.to_string())?;
+        let keys = state.keys(&tenant.tenant.id, client.signing_alg).await?;
         let Some(signer) = keys.keys.signer(client.signing_alg) else { continue };
         let token = logout_token::sign(
             signer,
@@ -45,7 +43,7 @@ async fn deliver(state: &AppState, tenant: &TenantEntry, session: &SessionRecord
             &session.sid,
             UnixTime::now(),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(ProtocolError::server)?;
         let sent = state.outbound.post(&uri).form(&[("logout_token", token.as_str())]).send().await;
         // §2.8: the RP answers 200 (or 204); anything else is a failed delivery.
         let outcome = match &sent {
@@ -60,7 +58,7 @@ async fn deliver(state: &AppState, tenant: &TenantEntry, session: &SessionRecord
             .target(format!("client:{}", client.client_id))
             .details(json!({ "sid": session.sid, "status": sent.as_ref().ok().map(|r| r.status().as_u16()) }));
         event.outcome = outcome;
-        state.audit(event).await.map_err(|e| e.to_string())?;
+        state.audit(event).await?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
 use gatehouse_core::crypto::random_token;
 use gatehouse_core::flow::authorize::{AuthorizeRequest, RedirectError, ResponseMode};
@@ -19,6 +19,7 @@ use gatehouse_types::ProtocolError;
 use subtle::ConstantTimeEq;
 
 use super::context::TenantEntry;
+use super::context::blocking;
 use crate::http::pages::{self, FormPostPage};
 use crate::state::AppState;
 
@@ -39,13 +40,6 @@ pub fn clear(name: &'static str) -> Cookie<'static> {
     let mut c = cookie(name, String::new());
     c.set_max_age(CookieDuration::ZERO);
     c
-}
-
-/// Runs blocking store work off the executor; failures are `server_error`.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, gatehouse_core::StoreError> + Send + 'static,
-) -> Result<T, ProtocolError> {
-    web::block(f).await.map_err(ProtocolError::server)?.map_err(ProtocolError::server)
 }
 
 /// The live session of this browser in `tenant` (S1, S4): `(id hash, record)`. Activity is

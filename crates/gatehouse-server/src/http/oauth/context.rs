@@ -56,22 +56,15 @@ impl Caches {
     pub fn new(ttl: std::time::Duration) -> Self {
         Self { tenants: TtlCache::new(ttl), clients: TtlCache::new(ttl), keys: TtlCache::new(ttl) }
     }
-
-    /// Forgets a tenant's keys (after a rotation in this process).
-    pub fn invalidate_keys(&self, tenant_id: &str) {
-        self.keys.invalidate(tenant_id);
-    }
 }
 
-/// Runs blocking store work off the executor; any failure is `server_error`.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> Result<T, ProtocolError> {
-    match web::block(f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ProtocolError::server(e)),
-        Err(e) => Err(ProtocolError::server(e)),
-    }
+/// Runs blocking store work off the executor; any failure is `server_error`, its detail logged.
+pub async fn blocking<T, E>(f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, ProtocolError>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    web::block(f).await.map_err(ProtocolError::server)?.map_err(ProtocolError::server)
 }
 
 impl AppState {
@@ -82,7 +75,7 @@ impl AppState {
         }
         let store = self.store.clone();
         let key = slug.to_owned();
-        let Some(tenant) = blocking(move || store.tenant_by_slug(&key).map_err(|e| e.to_string())).await? else {
+        let Some(tenant) = blocking(move || store.tenant_by_slug(&key)).await? else {
             return Ok(None);
         };
         let issuer = tenant.issuer(&self.config.public_url);
@@ -100,7 +93,7 @@ impl AppState {
         }
         let store = self.store.clone();
         let (t, c) = (tenant_id.to_owned(), client_id.to_owned());
-        let Some(client) = blocking(move || store.client_by_id(&t, &c).map_err(|e| e.to_string())).await? else {
+        let Some(client) = blocking(move || store.client_by_id(&t, &c)).await? else {
             return Ok(None);
         };
         let client = Arc::new(client);
@@ -115,9 +108,7 @@ impl AppState {
         }
         let store = self.store.clone();
         let t = tenant_id.to_owned();
-        let keys =
-            blocking(move || keys::ensure(&store, store.vault(), &t, alg, UnixTime::now()).map_err(|e| e.to_string()))
-                .await?;
+        let keys = blocking(move || keys::ensure(&store, store.vault(), &t, alg, UnixTime::now())).await?;
         let jwks = Bytes::from(keys.jwks().to_string());
         let verifiers = keys.verifiers();
         let entry = Arc::new(KeysEntry { keys, jwks, verifiers });
@@ -156,18 +147,21 @@ pub async fn authenticate_client(
     let attempt = match client_auth::from_request(authorization, params) {
         Ok(auth) => {
             let client = state.client(&tenant.tenant.id, auth.client_id()).await?;
-            // RFC 7523 §3: the issuer or the endpoint itself is an acceptable audience.
-            let endpoint = format!("{}/{}", tenant.issuer, req.path().rsplit('/').next().unwrap_or_default());
-            let audiences = [tenant.issuer.clone(), endpoint];
+            // RFC 7523 §3: the issuer or the endpoint itself is an acceptable audience; only
+            // assertions need them, so secrets (the hot path) build nothing.
+            let audiences = match auth {
+                ClientAuth::Assertion { .. } => {
+                    let endpoint = format!("{}/{}", tenant.issuer, req.path().rsplit('/').next().unwrap_or_default());
+                    vec![tenant.issuer.clone(), endpoint]
+                }
+                _ => Vec::new(),
+            };
             match client_auth::authenticate(client.as_deref(), &auth, state.store.vault(), &audiences, UnixTime::now())
             {
                 Ok(None) => Ok((client, auth)),
                 Ok(Some(id)) => {
                     let (store, t, c) = (state.store.clone(), tenant.tenant.id.clone(), auth.client_id().to_owned());
-                    let fresh = web::block(move || store.use_assertion_jti(&t, &c, &id.jti, id.exp))
-                        .await
-                        .map_err(ProtocolError::server)?
-                        .map_err(ProtocolError::server)?;
+                    let fresh = blocking(move || store.use_assertion_jti(&t, &c, &id.jti, id.exp)).await?;
                     if fresh {
                         Ok((client, auth))
                     } else {

@@ -7,8 +7,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::store::ClientStore;
 
-use super::browser::blocking;
 use super::context::TenantScope;
+use super::context::blocking;
 use super::error;
 use crate::state::AppState;
 

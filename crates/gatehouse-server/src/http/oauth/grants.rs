@@ -11,8 +11,8 @@ use gatehouse_core::store::{CodeUse, FlowStore, RefreshRecord, RefreshUse, Revoc
 use gatehouse_types::{GrantType, OAuthErrorCode, ProtocolError};
 use serde_json::json;
 
-use super::browser::blocking;
 use super::context::TenantEntry;
+use super::context::blocking;
 use crate::state::AppState;
 
 const INVALID_CODE: ProtocolError =

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::authorize::{continue_flow, flow_error, issue_code, login_page};
-use super::browser::{SESSION_COOKIE, blocking, cookie, current_session, load_pending, pending_client, refused_page};
-use super::context::{TenantEntry, TenantScope};
+use super::browser::{SESSION_COOKIE, cookie, current_session, load_pending, pending_client, refused_page};
+use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
 use crate::http::pages;
 use crate::state::AppState;

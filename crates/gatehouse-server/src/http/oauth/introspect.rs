@@ -13,7 +13,7 @@ use gatehouse_core::store::FlowStore;
 use gatehouse_core::store::RevocationStore;
 use gatehouse_types::{ClientType, OAuthErrorCode, ProtocolError};
 
-use super::browser::blocking;
+use super::context::blocking;
 
 use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
 use super::error;
@@ -56,10 +56,7 @@ async fn handle(
     };
     let store = state.store.clone();
     let (tenant_id, jti) = (tenant.tenant.id.clone(), active.jti.clone());
-    let revoked = web::block(move || store.is_revoked(&tenant_id, &jti))
-        .await
-        .map_err(ProtocolError::server)?
-        .map_err(ProtocolError::server)?;
+    let revoked = blocking(move || store.is_revoked(&tenant_id, &jti)).await?;
     Ok(if revoked { inactive_response() } else { active_response(&active) })
 }
 

@@ -14,15 +14,14 @@ use gatehouse_types::ProtocolError;
 use serde_json::json;
 
 use super::backchannel;
-use super::browser::{self, SESSION_COOKIE, blocking, current_session};
-use super::context::{TenantEntry, TenantScope};
+use super::browser::{self, SESSION_COOKIE, current_session};
+use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
 use crate::http::pages;
 use crate::state::AppState;
 
 /// The logout endpoint.
 pub async fn logout(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
-    let state_handle = state.clone();
     let raw = if req.method() == actix_web::http::Method::POST {
         body.to_vec()
     } else {
@@ -31,7 +30,7 @@ pub async fn logout(req: HttpRequest, tenant: TenantScope, body: Bytes, state: w
     match handle(&req, &state, &tenant, &raw).await {
         Ok((res, ended)) => {
             if let Some(session) = ended {
-                backchannel::notify(state_handle, tenant.0.clone(), session);
+                backchannel::notify(state.clone(), tenant.0.clone(), session);
             }
             res
         }

@@ -13,7 +13,7 @@ use gatehouse_core::store::FlowStore;
 use gatehouse_core::store::RevocationStore;
 use gatehouse_types::{OAuthErrorCode, ProtocolError};
 
-use super::browser::blocking;
+use super::context::blocking;
 
 use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
 use super::{cors, error};
@@ -60,10 +60,7 @@ async fn handle(
     let audit = revoke::audit(&tenant.tenant.id, &client.client_id, &active);
     let store = state.store.clone();
     let tenant_id = tenant.tenant.id.clone();
-    web::block(move || store.revoke_jti(&tenant_id, &active.jti, &active.client_id, active.exp, &audit))
-        .await
-        .map_err(ProtocolError::server)?
-        .map_err(ProtocolError::server)
+    blocking(move || store.revoke_jti(&tenant_id, &active.jti, &active.client_id, active.exp, &audit)).await
 }
 
 /// A refresh token of this client: its whole family is revoked, with the access tokens issued

@@ -12,8 +12,8 @@ use gatehouse_core::oauth::introspect::check_access_token;
 use gatehouse_core::store::{RevocationStore, UserStore};
 use serde_json::json;
 
-use super::browser::blocking;
 use super::context::TenantScope;
+use super::context::blocking;
 use super::{cors, error};
 use crate::http::errors::PublicBody;
 use crate::state::AppState;
