@@ -159,6 +159,14 @@ pub fn generate(alg: SigningAlg) -> Result<GeneratedKey, JoseError> {
     Ok(GeneratedKey { kid: signer.kid.clone(), alg, pkcs8: Secret::new(der), public_jwk: signer.public_jwk.clone() })
 }
 
+/// The protected header of Gatehouse's tokens (RFC 7515 §4.1), serialized without a map.
+#[derive(Serialize)]
+struct JwsHeader<'a> {
+    alg: &'a str,
+    kid: &'a str,
+    typ: &'a str,
+}
+
 impl Signer {
     /// Parses a PKCS#8 key; `kid` defaults to the key's RFC 7638 thumbprint.
     pub fn from_pkcs8(kid: Option<&str>, alg: SigningAlg, der: &[u8]) -> Result<Self, JoseError> {
@@ -209,10 +217,11 @@ impl Signer {
 
     /// Signs `claims` as a compact JWS with header `{alg, kid, typ}` (RFC 7515 §7.1).
     pub fn sign(&self, typ: &str, claims: &impl Serialize) -> Result<String, JoseError> {
-        let header = json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": typ });
+        let header = JwsHeader { alg: self.alg.as_str(), kid: &self.kid, typ };
+        let header = serde_json::to_vec(&header).map_err(|_| JoseError::Sign)?;
         let payload = serde_json::to_vec(claims).map_err(|_| JoseError::Sign)?;
-        let mut out = String::with_capacity(64 + payload.len() * 4 / 3 + 350);
-        B64.encode_string(header.to_string(), &mut out);
+        let mut out = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 350);
+        B64.encode_string(&header, &mut out);
         out.push('.');
         B64.encode_string(&payload, &mut out);
         let sig = self.sign_bytes(out.as_bytes())?;

@@ -16,7 +16,7 @@ use crate::schema::audit_log;
 const AUDIT_LOCK: i64 = 0x6761_7465_6175;
 
 #[derive(Queryable, Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct Row {
     seq: i64,
     at: i64,
@@ -63,12 +63,14 @@ fn lock_head(conn: &mut DbConnection) -> Result<Option<(i64, Vec<u8>)>, StoreErr
     if let DbConnection::Pg(c) = conn {
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({AUDIT_LOCK})")).execute(c).map_err(unavailable)?;
     }
-    audit_log::table
+    // On the concrete connection: its prepared-statement cache then holds the query (see
+    // `insert_next`).
+    on_backend!(conn, |c| audit_log::table
         .select((audit_log::seq, audit_log::hash))
         .order(audit_log::seq.desc())
-        .first(conn)
-        .optional()
-        .map_err(unavailable)
+        .first(c)
+        .optional())
+    .map_err(unavailable)
 }
 
 /// Chains `event` after `head` and inserts it; returns the new head.
@@ -79,7 +81,9 @@ fn insert_next(
     event: &AuditEvent,
 ) -> Result<(i64, Vec<u8>), StoreError> {
     let (new_head, row) = next_row(vault, head, event)?;
-    diesel::insert_into(audit_log::table).values(&row).execute(conn).map_err(unavailable)?;
+    // Run on the concrete connection: through the multi-backend wrapper diesel rebuilds and
+    // re-prepares the statement for every row, which was most of the audit writer's CPU.
+    on_backend!(conn, |c| diesel::insert_into(audit_log::table).values(&row).execute(c)).map_err(unavailable)?;
     Ok(new_head)
 }
 
@@ -126,17 +130,11 @@ impl AuditStore for Store {
     fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let vault = self.vault.clone();
         self.db.write_tx(|conn| {
+            // One single-row INSERT per record: its statement is prepared once and cached by
+            // the connection, where a multi-row INSERT is compiled afresh for every batch size.
             let mut head = lock_head(conn)?;
-            let mut rows = Vec::with_capacity(events.len());
             for event in events {
-                let (next, row) = next_row(&vault, head.take(), event)?;
-                head = Some(next);
-                rows.push(row);
-            }
-            // One multi-row INSERT per chunk (SQLite allows at most 32766 bound values).
-            for chunk in rows.chunks(256) {
-                on_backend!(&mut *conn, |c| diesel::insert_into(audit_log::table).values(chunk).execute(c))
-                    .map_err(unavailable)?;
+                head = Some(insert_next(conn, &vault, head.take(), event)?);
             }
             Ok(())
         })

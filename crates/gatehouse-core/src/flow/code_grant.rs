@@ -16,7 +16,7 @@ pub use crate::crypto::random_token as new_refresh_token;
 use crate::jose::Signer;
 use crate::model::{Client, Tenant, User};
 use crate::oauth::Params;
-use crate::oauth::access_token::{self, AccessTokenClaims, Audience};
+use crate::oauth::access_token::{self, AccessTokenClaims, Audience, TokenResponse};
 use crate::store::{CodeRecord, RefreshRecord};
 
 /// Authorization codes live 60 seconds (O2).
@@ -78,21 +78,16 @@ pub struct TokenSet {
 }
 
 impl TokenSet {
-    /// The JSON body.
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut v = json!({
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-        });
-        if let Some(id) = &self.id_token {
-            v["id_token"] = json!(id);
+    /// The response body (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+    pub fn response(&self) -> TokenResponse<'_> {
+        TokenResponse {
+            access_token: &self.access_token,
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            scope: &self.scope,
+            id_token: self.id_token.as_deref(),
+            refresh_token: self.refresh_token.as_deref(),
         }
-        if let Some(r) = &self.refresh_token {
-            v["refresh_token"] = json!(r);
-        }
-        v
     }
 }
 

@@ -59,6 +59,19 @@ pub fn new_jti() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<16>())
 }
 
+/// The token endpoint's success body (RFC 6749 §5.1), serialized without an intermediate map.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse<'a> {
+    pub access_token: &'a str,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<&'a str>,
+}
+
 /// A signed access token and what was put in it.
 #[derive(Debug)]
 pub struct SignedAccessToken {

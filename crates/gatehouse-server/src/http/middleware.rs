@@ -25,7 +25,8 @@ pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    // 128 random bits from the user-space DRBG: no system call per request.
+    let id = format!("{:032x}", u128::from_be_bytes(gatehouse_core::crypto::random_bytes::<16>()));
     req.extensions_mut().insert(RequestId(id.clone()));
     let client_ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path(), client_ip = %client_ip);

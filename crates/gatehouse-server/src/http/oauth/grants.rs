@@ -69,7 +69,7 @@ pub async fn authorization_code(
     tenant: &TenantEntry,
     client: &Client,
     params: &Params,
-) -> Result<serde_json::Value, ProtocolError> {
+) -> Result<Vec<u8>, ProtocolError> {
     if !client.grant_types.contains(&GrantType::AuthorizationCode) {
         return Err(ProtocolError::new(OAuthErrorCode::UnauthorizedClient, "the client may not use this grant"));
     }
@@ -109,7 +109,7 @@ pub async fn authorization_code(
     let (set, refresh_record) = code_grant::issue(&grant, &ids, signer, refresh, UnixTime::now())?;
     let audit = code_grant::audit(&grant, "authorization_code", &set);
     persist(state, refresh_record, audit).await?;
-    Ok(set.to_json())
+    super::token::body(&set.response())
 }
 
 /// Stores the refresh token with the issuance's audit record, or just the record.
@@ -129,7 +129,7 @@ pub async fn refresh_token(
     tenant: &TenantEntry,
     client: &Client,
     params: &Params,
-) -> Result<serde_json::Value, ProtocolError> {
+) -> Result<Vec<u8>, ProtocolError> {
     if !client.grant_types.contains(&GrantType::RefreshToken) {
         return Err(ProtocolError::new(OAuthErrorCode::UnauthorizedClient, "the client may not use this grant"));
     }
@@ -196,5 +196,5 @@ pub async fn refresh_token(
     let ids = IssueIds { family_id: old.family_id.clone(), access_jti: ids.access_jti };
     // The successor is already stored (with its audit record); only sign here.
     let (set, _) = code_grant::issue(&grant, &ids, signer, Some(next_token), now)?;
-    Ok(set.to_json())
+    super::token::body(&set.response())
 }

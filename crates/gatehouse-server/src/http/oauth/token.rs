@@ -1,11 +1,13 @@
 //! `POST {issuer}/token` (RFC 6749 §3.2; O3). Parses, authenticates the client, dispatches on
 //! `grant_type`, signs, records the issuance durably, answers with `no-store`.
 
+use actix_web::http::header::ContentType;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::model::Client;
+use gatehouse_core::oauth::access_token::TokenResponse;
 use gatehouse_core::oauth::{Params, client_credentials};
 use gatehouse_types::{OAuthErrorCode, ProtocolError};
 use serde_json::json;
@@ -20,7 +22,7 @@ pub async fn token(req: HttpRequest, tenant: TenantScope, body: Bytes, state: we
     let mut origins = Vec::new();
     let mut res = match handle(&req, &state, &tenant, &body, &mut origins).await {
         Ok(body) => {
-            let mut res = HttpResponse::Ok().json(body);
+            let mut res = HttpResponse::Ok().content_type(ContentType::json()).body(body);
             error::no_store(&mut res);
             res
         }
@@ -36,7 +38,7 @@ async fn handle(
     tenant: &TenantEntry,
     body: &[u8],
     origins: &mut Vec<String>,
-) -> Result<serde_json::Value, ProtocolError> {
+) -> Result<Vec<u8>, ProtocolError> {
     require_form(req)?;
     let params = Params::parse(body)?;
     let grant = params.require("grant_type", "grant_type is required")?;
@@ -66,7 +68,7 @@ async fn issue(
     client: &Client,
     grant: &str,
     params: &Params,
-) -> Result<serde_json::Value, ProtocolError> {
+) -> Result<Vec<u8>, ProtocolError> {
     match grant {
         "client_credentials" => {
             let keys = state.keys(&tenant.tenant.id, client.signing_alg).await?;
@@ -75,15 +77,22 @@ async fn issue(
                 client_credentials::issue(&tenant.tenant, &tenant.issuer, client, params, signer, UnixTime::now())?;
             // The token is returned only once its issuance is on record (L3).
             state.audit(audit).await?;
-            Ok(json!({
-                "access_token": issued.access_token.token,
-                "token_type": "Bearer",
-                "expires_in": issued.expires_in,
-                "scope": issued.scope,
-            }))
+            body(&TokenResponse {
+                access_token: &issued.access_token.token,
+                token_type: "Bearer",
+                expires_in: issued.expires_in,
+                scope: &issued.scope,
+                id_token: None,
+                refresh_token: None,
+            })
         }
         "authorization_code" => grants::authorization_code(state, tenant, client, params).await,
         "refresh_token" => grants::refresh_token(state, tenant, client, params).await,
         _ => Err(ProtocolError::new(OAuthErrorCode::UnsupportedGrantType, "the grant type is not supported")),
     }
+}
+
+/// The serialized success body (RFC 6749 §5.1).
+pub fn body(response: &TokenResponse<'_>) -> Result<Vec<u8>, ProtocolError> {
+    serde_json::to_vec(response).map_err(ProtocolError::server)
 }
