@@ -286,7 +286,8 @@ async fn full_code_flow_with_pkce_refresh_userinfo_and_logout() {
         let (_, params) = location_params(&res);
         assert!(param(&params, "code").is_some());
 
-        // RP-initiated logout to a registered URI, with state; the session is over.
+        // RP-initiated logout without an id_token_hint: the user is asked first (RP-Initiated
+        // Logout 1.0 §6), and the session survives until they confirm.
         let res = b
             .get(server.url("/tenants/acme/logout"))
             .query(&[
@@ -297,6 +298,26 @@ async fn full_code_flow_with_pkce_refresh_userinfo_and_logout() {
             .send()
             .await
             .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let page = res.text().await.unwrap();
+        assert!(page.contains("Sign out?"), "{page}");
+        let res = b.get(authorize_url(&server, "acme", &spa, &[("prompt", "none")])).send().await.unwrap();
+        assert!(param(&location_params(&res).1, "code").is_some(), "{db:?}: a GET alone signs nobody out");
+        // A forged confirmation, or the right one in a URL, changes nothing.
+        let confirm = hidden(&page, "confirm");
+        let forged = [("confirm", "A".repeat(43)), ("client_id", spa.clone())];
+        let res = b.post(server.url("/tenants/acme/logout")).form(&forged).send().await.unwrap();
+        assert!(res.text().await.unwrap().contains("Sign out?"), "{db:?}: forged confirmation");
+        let res = b.get(server.url("/tenants/acme/logout")).query(&[("confirm", &confirm)]).send().await.unwrap();
+        assert!(res.text().await.unwrap().contains("Sign out?"), "{db:?}: confirmation in a URL");
+        // Confirmed: back to the registered URI with state; the session is over.
+        let form = [
+            ("confirm", confirm),
+            ("client_id", hidden(&page, "client_id")),
+            ("post_logout_redirect_uri", hidden(&page, "post_logout_redirect_uri")),
+            ("state", hidden(&page, "state")),
+        ];
+        let res = b.post(server.url("/tenants/acme/logout")).form(&form).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
         assert_eq!(res.headers()["location"], "https://app.example.com/?state=bye");
         let res = b.get(authorize_url(&server, "acme", &spa, &[("prompt", "none")])).send().await.unwrap();
@@ -493,6 +514,7 @@ async fn third_party_clients_ask_for_consent_once() {
     let page = consent.text().await.unwrap();
     assert!(page.contains("Partner App wants access") && page.contains("offline_access"), "{page}");
     assert!(page.contains("/tenants/acme/logout"), "S6: a logout control on the authenticated page");
+    assert_eq!(hidden(&page, "confirm").len(), 43, "the logout control carries its confirmation");
 
     let deny =
         [("request_id", hidden(&page, "request_id")), ("csrf", hidden(&page, "csrf")), ("decision", "deny".to_owned())];
@@ -733,8 +755,10 @@ async fn logout_notifies_clients_over_the_back_channel() {
     let id_token = tokens["id_token"].as_str().unwrap();
     let sid = jsonwebtoken::dangerous::insecure_decode::<Value>(id_token).unwrap().claims["sid"].clone();
 
-    let res = b.get(server.url("/tenants/acme/logout")).send().await.unwrap();
+    // The relying party's own ID token (this session's sid) ends the session without asking.
+    let res = b.get(server.url("/tenants/acme/logout")).query(&[("id_token_hint", id_token)]).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("You are signed out"));
     let logout_token =
         tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.expect("delivered").unwrap();
 

@@ -1,9 +1,16 @@
 //! Server-side sessions (S1–S4): a random 256-bit id in the cookie, its hash in the database,
 //! an idle timeout and an absolute lifetime.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+
 use crate::UnixTime;
-use crate::crypto::random_token;
+use crate::crypto::{CryptoError, KeyKind, Vault, random_token};
 use crate::store::SessionRecord;
+
+/// Domain separation for [`logout_confirmation`] under the shared HMAC key.
+const LOGOUT_LABEL: &[u8] = b"gatehouse-logout-confirmation-v1\0";
 
 /// Session timeouts (S4). Defaults: 30 minutes idle, 12 hours absolute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +54,23 @@ pub fn is_live(s: &SessionRecord, policy: SessionPolicy, now: UnixTime) -> bool 
     now.0 < s.expires_at && now.0 - s.last_seen_at < policy.idle_secs
 }
 
+/// RP-Initiated Logout 1.0 §6: a logout request without a valid `id_token_hint` may be forged
+/// by any site, so the user confirms it with a form that carries this value. It is bound to
+/// the session (tenant and `sid`) by a keyed hash, so no other site can produce it.
+pub fn logout_confirmation(vault: &Vault, session: &SessionRecord) -> Result<String, CryptoError> {
+    let mac = vault.keyed_hash(
+        KeyKind::ClientSecrets,
+        &[LOGOUT_LABEL, session.tenant_id.as_bytes(), b"\0", session.sid.as_bytes()],
+    )?;
+    Ok(URL_SAFE_NO_PAD.encode(mac))
+}
+
+/// Whether `presented` confirms the logout of `session` (compared in constant time).
+pub fn logout_confirmed(vault: &Vault, session: &SessionRecord, presented: &str) -> bool {
+    logout_confirmation(vault, session)
+        .is_ok_and(|expected| bool::from(expected.as_bytes().ct_eq(presented.as_bytes())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +84,22 @@ mod tests {
         let mut busy = s.clone();
         busy.last_seen_at = 1000 + 12 * 3600 - 1;
         assert!(!is_live(&busy, p, UnixTime(1000 + 12 * 3600)), "absolute");
+    }
+
+    #[test]
+    fn logout_confirmation_is_bound_to_the_session() {
+        let (master, _) = crate::crypto::MasterKey::generate();
+        let keys: Vec<_> = KeyKind::ALL.into_iter().map(|k| master.new_data_key(k, 1).unwrap()).collect();
+        let vault = Vault::unlock(&master, &keys).unwrap();
+        let (_, s) = new_session("t", "u", &["pwd"], "acr", SessionPolicy::default(), UnixTime(1000));
+        let token = logout_confirmation(&vault, &s).unwrap();
+        assert!(logout_confirmed(&vault, &s, &token));
+        let (_, other) = new_session("t", "u", &["pwd"], "acr", SessionPolicy::default(), UnixTime(1000));
+        assert!(!logout_confirmed(&vault, &other, &token), "another session's confirmation");
+        let mut moved = s.clone();
+        moved.tenant_id = "t2".into();
+        assert!(!logout_confirmed(&vault, &moved, &token), "another tenant");
+        assert!(!logout_confirmed(&vault, &s, ""));
+        assert!(!logout_confirmed(&vault, &s, &token[1..]));
     }
 }

@@ -33,8 +33,20 @@ pub struct ConsentPage<'a> {
     pub scopes: Vec<&'a str>,
     pub action: String,
     pub logout_action: String,
+    /// Confirms the logout form's request (RP-Initiated Logout 1.0 §6).
+    pub logout_confirm: &'a str,
     pub request_id: &'a str,
     pub csrf: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub tenant_name: &'a str,
+    pub action: String,
+    pub confirm: &'a str,
+    /// The request's parameters, carried to the confirmed request.
+    pub fields: Vec<(&'static str, &'a str)>,
 }
 
 #[derive(Template)]

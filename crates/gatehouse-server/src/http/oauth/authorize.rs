@@ -9,6 +9,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::flow::authorize::{self, AuthorizeRequest, Interaction, TrustError};
 use gatehouse_core::flow::code_grant::new_code;
+use gatehouse_core::flow::session::logout_confirmation;
 use gatehouse_core::model::Client;
 use gatehouse_core::oauth::Params;
 use gatehouse_core::store::{CodeRecord, FlowStore, SessionRecord, UserStore};
@@ -164,6 +165,7 @@ async fn consent_page(
         .await?
         .ok_or_else(|| ProtocolError::server("session user is gone"))?;
     let pending = start_pending(state, tenant, areq).await?;
+    let logout_confirm = logout_confirmation(state.store.vault(), session).map_err(ProtocolError::server)?;
     let page = ConsentPage {
         tenant_name: &tenant.tenant.display_name,
         client_name: &client.name,
@@ -171,6 +173,7 @@ async fn consent_page(
         scopes: areq.scope.split(' ').filter(|s| !s.is_empty()).collect(),
         action: format!("/tenants/{}/consent", tenant.tenant.slug),
         logout_action: format!("/tenants/{}/logout", tenant.tenant.slug),
+        logout_confirm: &logout_confirm,
         request_id: &pending.id,
         csrf: &pending.csrf,
     };

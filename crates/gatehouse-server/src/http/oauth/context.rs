@@ -76,6 +76,7 @@ impl AppState {
         let store = self.store.clone();
         let key = slug.to_owned();
         let Some(tenant) = blocking(move || store.tenant_by_slug(&key)).await? else {
+            self.caches.tenants.remove(slug);
             return Ok(None);
         };
         let issuer = tenant.issuer(&self.config.public_url);
@@ -94,6 +95,7 @@ impl AppState {
         let store = self.store.clone();
         let (t, c) = (tenant_id.to_owned(), client_id.to_owned());
         let Some(client) = blocking(move || store.client_by_id(&t, &c)).await? else {
+            self.caches.clients.remove(&key);
             return Ok(None);
         };
         let client = Arc::new(client);

@@ -1,12 +1,14 @@
 //! `GET|POST {issuer}/logout`: OpenID Connect RP-Initiated Logout 1.0 (S6). Ends the server
 //! session, clears the cookie, and redirects only to a post-logout URI registered for the
-//! client, with `state`.
+//! client, with `state`. A request that does not prove it comes from the session's relying
+//! party (an `id_token_hint` of this session) is confirmed by the user first (§6).
 
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
 use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::flow::session::{logout_confirmation, logout_confirmed};
 use gatehouse_core::jose::{self, SigningAlg};
 use gatehouse_core::oauth::Params;
 use gatehouse_core::store::{FlowStore, SessionRecord};
@@ -17,7 +19,7 @@ use super::backchannel;
 use super::browser::{self, SESSION_COOKIE, current_session};
 use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
-use crate::http::pages;
+use crate::http::pages::{self, LogoutPage, PAGE_CSP};
 use crate::state::AppState;
 
 /// The logout endpoint.
@@ -47,22 +49,72 @@ pub async fn logout(req: HttpRequest, tenant: TenantScope, body: Bytes, state: w
     }
 }
 
-/// The client named by `client_id`, or by the `aud` of an `id_token_hint` this tenant signed
-/// (expired hints are fine: RP-Initiated Logout §2).
-async fn logout_client_id(
+/// The claims of an `id_token_hint` this tenant signed (expired hints are fine: RP-Initiated
+/// Logout §2); `None` when absent or not ours.
+async fn hint_claims(
     state: &AppState,
     tenant: &TenantEntry,
     params: &Params,
-) -> Result<Option<String>, ProtocolError> {
-    if let Some(id) = params.get("client_id") {
-        return Ok(Some(id.to_owned()));
-    }
+) -> Result<Option<serde_json::Value>, ProtocolError> {
     let Some(hint) = params.get("id_token_hint") else { return Ok(None) };
     let keys = state.keys(&tenant.tenant.id, SigningAlg::Es256).await?;
     Ok(jose::verify(hint, &keys.verifiers)
         .ok()
-        .filter(|v| v.claims.get("iss").and_then(|i| i.as_str()) == Some(tenant.issuer.as_str()))
-        .and_then(|v| v.claims.get("aud").and_then(|a| a.as_str()).map(str::to_owned)))
+        .map(|v| v.claims)
+        .filter(|c| c.get("iss").and_then(|i| i.as_str()) == Some(tenant.issuer.as_str())))
+}
+
+/// The client named by `client_id`, or by the `aud` of the `id_token_hint`.
+fn logout_client_id(params: &Params, hint: Option<&serde_json::Value>) -> Option<String> {
+    if let Some(id) = params.get("client_id") {
+        return Some(id.to_owned());
+    }
+    hint.and_then(|c| c.get("aud")).and_then(|a| a.as_str()).map(str::to_owned)
+}
+
+/// RP-Initiated Logout 1.0 §6: the session ends at once only for its own relying party (a
+/// hint naming this session's `sid`) or for the user's confirmation, which is POSTed (never
+/// in a URL) and bound to the session.
+fn confirmed(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+    hint: Option<&serde_json::Value>,
+    session: &SessionRecord,
+) -> bool {
+    let hint_sid = hint.and_then(|c| c.get("sid")).and_then(|s| s.as_str());
+    if hint_sid == Some(session.sid.as_str()) {
+        return true;
+    }
+    req.method() == actix_web::http::Method::POST
+        && params.get("confirm").is_some_and(|c| logout_confirmed(state.store.vault(), session, c))
+}
+
+/// The page that asks the user to confirm, carrying the request's parameters.
+fn confirmation_page(tenant: &TenantEntry, state: &AppState, params: &Params, session: &SessionRecord) -> HttpResponse {
+    let confirm = match logout_confirmation(state.store.vault(), session) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "logout confirmation failed");
+            return pages::message(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong",
+                "Please try again later.",
+                None,
+            );
+        }
+    };
+    let fields = ["client_id", "post_logout_redirect_uri", "state", "ui_locales"]
+        .into_iter()
+        .filter_map(|name| params.get(name).map(|v| (name, v)))
+        .collect();
+    let page = LogoutPage {
+        tenant_name: &tenant.tenant.display_name,
+        action: format!("/tenants/{}/logout", tenant.tenant.slug),
+        confirm: &confirm,
+        fields,
+    };
+    pages::render(&page, StatusCode::OK, PAGE_CSP)
 }
 
 /// Ends the session and answers; returns the ended session for back-channel notification.
@@ -78,11 +130,12 @@ async fn handle(
             None,
         ));
     };
+    let hint = hint_claims(state, tenant, &params).await?;
     // Check the redirect target before ending anything: an unregistered one is never used.
     let target = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
-            let client = match logout_client_id(state, tenant, &params).await? {
+            let client = match logout_client_id(&params, hint.as_ref()) {
                 Some(id) => state.client(&tenant.tenant.id, &id).await?,
                 None => None,
             };
@@ -106,6 +159,9 @@ async fn handle(
     };
     let mut ended = None;
     if let Some((hash, session)) = current_session(req, state, tenant).await? {
+        if !confirmed(req, state, &params, hint.as_ref(), &session) {
+            return Ok((confirmation_page(tenant, state, &params, &session), None));
+        }
         let audit = AuditEvent::new(format!("user:{}", session.user_id), "logout")
             .tenant(&tenant.tenant.id)
             .target(format!("user:{}", session.user_id))
