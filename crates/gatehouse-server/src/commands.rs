@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let serving = matches!(cli.command, Command::Serve);
     // Commands keep stdout for their result and log only warnings.
     let level = if serving { config.log_level.clone() } else { "warn".to_owned() };
-    crate::logging::init(config.log_format, &level);
+    let _logs = crate::logging::init(config.log_format, &level, serving);
     for var in Settings::unknown_env(&std::env::vars().collect::<Vec<_>>()) {
         tracing::warn!(variable = %var, "unknown GATEHOUSE_ variable ignored");
     }
