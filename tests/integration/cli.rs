@@ -465,3 +465,39 @@ async fn commands_work_beside_a_running_server() {
         assert_eq!(audit_records(&db), 3, "{db:?}: platform tenant, admin, acme");
     }
 }
+
+#[test]
+fn master_key_rotation_rewraps_the_data_keys() {
+    for db in databases() {
+        create_acme(&db);
+        // A client with a sealed signing key, so there is data under the data keys.
+        json_ok(&gatehouse(&db, &["keys", "rotate", "--tenant", "acme", "--json"], None));
+        let new_file = db.dir.path().join("master-2.key");
+        let new_path = new_file.to_str().unwrap();
+
+        // Refused input changes nothing: the new key never overwrites a file.
+        std::fs::write(&new_file, "occupied").unwrap();
+        refused(&gatehouse(&db, &["keys", "rotate-master", "--new-key-file", new_path], None), "already exists");
+        assert_eq!(std::fs::read_to_string(&new_file).unwrap(), "occupied");
+        std::fs::remove_file(&new_file).unwrap();
+
+        let out = json_ok(&gatehouse(&db, &["keys", "rotate-master", "--new-key-file", new_path, "--json"], None));
+        assert_eq!(out["rewrapped"], 6, "{db:?}: one data key per kind");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&new_file).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600, "{db:?}");
+
+        // The old key no longer opens the data; the new one does, with every secret and the
+        // audit chain (keyed by a re-wrapped key) intact.
+        refused(&gatehouse(&db, &["audit", "verify"], None), "wrong master key");
+        let with_new = [("GATEHOUSE_MASTER_KEY_FILE", new_path)];
+        let verified = json_ok(&gatehouse_in(db.dir.path(), &db.url, &["audit", "verify", "--json"], None, &with_new));
+        assert_eq!(verified["records"], 3, "{db:?}: tenant, key rotation, master-key rotation");
+        json_ok(&gatehouse_in(
+            db.dir.path(),
+            &db.url,
+            &["keys", "rotate", "--tenant", "acme", "--json"],
+            None,
+            &with_new,
+        ));
+    }
+}

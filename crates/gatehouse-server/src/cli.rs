@@ -41,6 +41,16 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    /// Rotate the master key (D1): write a new one to a new file and re-wrap every data key
+    /// under it. Point `master_key_file` (or GATEHOUSE_MASTER_KEY) at the new key before the
+    /// next start: the old one no longer opens the data.
+    RotateMaster {
+        /// Where to write the new key; must not exist.
+        #[arg(long)]
+        new_key_file: std::path::PathBuf,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Publish a new signing key; the previous one stays in the JWKS for the overlap window.
     Rotate {
         #[arg(long)]

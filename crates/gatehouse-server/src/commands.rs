@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use gatehouse_core::UnixTime;
 use gatehouse_core::admin::{self, CreateClient, CreateTenant, CreateUser};
-use gatehouse_core::audit::verify_chain;
+use gatehouse_core::audit::{AuditEvent, verify_chain};
 use gatehouse_core::jose::SigningAlg;
 use gatehouse_core::keys;
 use gatehouse_core::password::PasswordHasher;
@@ -147,6 +147,9 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
         Command::Keys(KeysCommand::Rotate { tenant, alg, overlap_secs, out }) => {
             (out.json, keys_rotate(config, &tenant, &alg, overlap_secs))
         }
+        Command::Keys(KeysCommand::RotateMaster { new_key_file, out }) => {
+            (out.json, rotate_master(config, &new_key_file))
+        }
     }
 }
 
@@ -258,5 +261,33 @@ fn keys_rotate(config: &Config, tenant: &str, alg: &str, overlap_secs: i64) -> a
             t.slug
         ),
         json: json!({ "kid": kid, "alg": alg.as_str(), "tenant": t.slug, "overlap_secs": overlap_secs }),
+    })
+}
+
+/// D1: re-wraps the data keys under a new master key written to `path`. The new file is
+/// removed again if the database refuses the change, so a failure leaves nothing behind.
+fn rotate_master(config: &Config, path: &std::path::Path) -> anyhow::Result<Output> {
+    if path.exists() {
+        bail!("{} already exists; the new master key goes to a new file", path.display());
+    }
+    let store = store(config)?;
+    let current = crate::master_key::load(config)?;
+    let new = crate::master_key::create(path)?;
+    let shown = path.display().to_string();
+    let audit =
+        AuditEvent::new(actor(), "master_key.rotate").target("data_keys").details(json!({ "new_key_file": shown }));
+    let rewrapped = match store.rotate_master_key(&current, &new, &audit) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
+    };
+    Ok(Output {
+        text: format!(
+            "re-wrapped {rewrapped} data key(s) under the new master key in {shown}; point master_key_file \
+             (or GATEHOUSE_MASTER_KEY) at it before the next start: the old key no longer opens the data"
+        ),
+        json: json!({ "rewrapped": rewrapped, "new_key_file": shown }),
     })
 }

@@ -42,7 +42,19 @@ pub fn load(config: &Config) -> anyhow::Result<MasterKey> {
 
 /// Writes a new key file that only the owner can read; never overwrites one.
 fn generate(path: &Path) -> anyhow::Result<MasterKey> {
-    if let Some(dir) = path.parent() {
+    let key = write_new(path, Some(GENERATED_MARK))?;
+    tracing::warn!(path = %path.display(), "generated a development master key; production mode refuses it");
+    Ok(key)
+}
+
+/// D1 rotation: a new master key in a new file (mode 0600, synced), for production use.
+/// Refuses a path that exists, so no key is ever overwritten.
+pub fn create(path: &Path) -> anyhow::Result<MasterKey> {
+    write_new(path, None)
+}
+
+fn write_new(path: &Path, mark: Option<&str>) -> anyhow::Result<MasterKey> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let (key, text) = MasterKey::generate();
@@ -52,8 +64,10 @@ fn generate(path: &Path) -> anyhow::Result<MasterKey> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating master key file {}", path.display()))?;
-    writeln!(file, "{GENERATED_MARK}\n{}", text.expose())?;
+    if let Some(mark) = mark {
+        writeln!(file, "{mark}")?;
+    }
+    writeln!(file, "{}", text.expose())?;
     file.sync_all()?;
-    tracing::warn!(path = %path.display(), "generated a development master key; production mode refuses it");
     Ok(key)
 }

@@ -51,3 +51,30 @@ pub(crate) fn unlock_vault(db: &Database, master: &MasterKey) -> Result<Vault, O
     }
     Ok(Vault::unlock(master, &load(db)?)?)
 }
+
+impl crate::Store {
+    /// D1: re-wraps every DEK from `current` to `new` in one transaction, with its audit
+    /// record; the secrets they encrypt are untouched. Afterwards only `new` opens the vault.
+    pub fn rotate_master_key(
+        &self,
+        current: &MasterKey,
+        new: &MasterKey,
+        audit: &gatehouse_core::audit::AuditEvent,
+    ) -> Result<usize, StoreError> {
+        self.db.write_tx(|conn| {
+            let rows: Vec<Row> = data_keys::table.load(conn).map_err(unavailable)?;
+            for row in &rows {
+                let stored = WrappedKey { kind: row.kind.clone(), version: row.version, wrapped: row.wrapped.clone() };
+                let rewrapped = current.rewrap(&stored, new).map_err(unavailable)?;
+                diesel::update(
+                    data_keys::table.filter(data_keys::kind.eq(&row.kind)).filter(data_keys::version.eq(row.version)),
+                )
+                .set(data_keys::wrapped.eq(&rewrapped.wrapped))
+                .execute(conn)
+                .map_err(unavailable)?;
+            }
+            crate::audit::append_in(conn, &self.vault, audit)?;
+            Ok(rows.len())
+        })
+    }
+}
