@@ -501,3 +501,36 @@ fn master_key_rotation_rewraps_the_data_keys() {
         ));
     }
 }
+
+#[test]
+fn user_unlock_lifts_a_lockout_and_refuses_unknown_users() {
+    for db in databases() {
+        create_acme(&db);
+        let create = [
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+        ];
+        json_ok(&gatehouse(&db, &[&create[..], &["--json"]].concat(), Some(PASSWORD)));
+        refused(
+            &gatehouse(&db, &["user", "unlock", "--tenant", "acme", "--username", "mallory"], None),
+            "unknown user",
+        );
+        let unlock = ["user", "unlock", "--tenant", "acme", "--username", "alice", "--json"];
+        assert_eq!(json_ok(&gatehouse(&db, &unlock, None))["cleared"], false, "{db:?}");
+        let before = audit_records(&db);
+        assert_eq!(before, 2, "{db:?}: lifting nothing records nothing");
+        db.execute(
+            "INSERT INTO account_lockouts (tenant_id, user_id, failures, lockouts, locked_until, updated_at) \
+             SELECT tenant_id, id, 0, 1, 4102444800, 0 FROM users WHERE username = 'alice'",
+        );
+        assert_eq!(json_ok(&gatehouse(&db, &unlock, None))["cleared"], true, "{db:?}");
+        assert_eq!(audit_records(&db), before + 1, "{db:?}: the lift is audited");
+    }
+}

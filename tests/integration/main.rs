@@ -5,6 +5,7 @@
 mod cli;
 mod code_flow;
 mod http;
+mod lockout;
 mod oauth;
 mod oidc_rp;
 mod support;

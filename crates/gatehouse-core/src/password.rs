@@ -1,7 +1,9 @@
-//! Passwords: Argon2id hashing (A1) and the password policy (A2).
+//! Passwords: Argon2id hashing (A1), the password policy (A2) and brute-force lockout (A4).
 
 pub mod hash;
+pub mod lockout;
 pub mod policy;
 
 pub use hash::{PasswordHasher, Verification};
+pub use lockout::{LockoutPolicy, LockoutState};
 pub use policy::{PasswordPolicy, PasswordRule};

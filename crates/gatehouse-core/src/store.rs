@@ -45,6 +45,25 @@ pub trait UserStore {
     fn count_role_members(&self, tenant_id: &str, role: &str) -> Result<i64, StoreError>;
 }
 
+/// Failed sign-ins per account (A4).
+pub trait LockoutStore {
+    /// The account's failure state (default when it has none).
+    fn lockout(&self, tenant_id: &str, user_id: &str) -> Result<crate::password::LockoutState, StoreError>;
+    /// Counts one failure atomically (concurrent failures are all counted) and returns the new
+    /// state; when it starts a lockout, `on_lockout` is appended to the audit log with it.
+    fn record_failure(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        policy: crate::password::LockoutPolicy,
+        now: crate::UnixTime,
+        on_lockout: &AuditEvent,
+    ) -> Result<crate::password::LockoutState, StoreError>;
+    /// Forgets the account's failures and lockouts (a successful sign-in, or an administrator
+    /// lifting a lock, which passes its audit record); `false` when there was nothing to clear.
+    fn clear_lockout(&self, tenant_id: &str, user_id: &str, audit: Option<&AuditEvent>) -> Result<bool, StoreError>;
+}
+
 /// OAuth clients (O3).
 pub trait ClientStore {
     /// Inserts a client; a taken name in the tenant is `Conflict`.

@@ -157,6 +157,15 @@ pub enum UserCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Lift the lockout that repeated sign-in failures put on an account (A4).
+    Unlock {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -143,6 +143,9 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             });
             (out.json, result)
         }
+        Command::User(UserCommand::Unlock { tenant, username, out }) => {
+            (out.json, user_unlock(config, &tenant, &username))
+        }
         Command::Audit(AuditCommand::Verify(f)) => (f.json, audit_verify(config)),
         Command::Keys(KeysCommand::Rotate { tenant, alg, overlap_secs, out }) => {
             (out.json, keys_rotate(config, &tenant, &alg, overlap_secs))
@@ -290,4 +293,16 @@ fn rotate_master(config: &Config, path: &std::path::Path) -> anyhow::Result<Outp
         ),
         json: json!({ "rewrapped": rewrapped, "new_key_file": shown }),
     })
+}
+
+/// A4: lifts an account's lockout.
+fn user_unlock(config: &Config, tenant: &str, username: &str) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let cleared = admin::unlock_user(&store, tenant, username, &actor())?;
+    let text = if cleared {
+        format!("lifted the lockout of {username} in {tenant}")
+    } else {
+        format!("{username} in {tenant} had no failed sign-ins to clear")
+    };
+    Ok(Output { text, json: json!({ "tenant": tenant, "username": username, "cleared": cleared }) })
 }

@@ -8,6 +8,7 @@ mod conn;
 mod error;
 mod flow;
 mod keys;
+mod lockout;
 mod migrate;
 mod schema;
 mod signing_keys;

@@ -192,3 +192,14 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    account_lockouts (tenant_id, user_id) {
+        tenant_id -> Text,
+        user_id -> Text,
+        failures -> Integer,
+        lockouts -> Integer,
+        locked_until -> Nullable<BigInt>,
+        updated_at -> BigInt,
+    }
+}

@@ -8,7 +8,7 @@ use crate::UnixTime;
 use crate::audit::AuditEvent;
 use crate::model::{User, roles};
 use crate::password::{PasswordHasher, PasswordPolicy};
-use crate::store::{TenantStore, UserStore};
+use crate::store::{LockoutStore, TenantStore, UserStore};
 
 /// Input of `user create`.
 #[derive(Debug, Clone)]
@@ -68,4 +68,20 @@ pub fn create_user(
         .details(json!({ "after": { "username": user.username, "email": user.email, "roles": role_names } }));
     store.create_user(&user, &role_names, &audit)?;
     Ok(user)
+}
+
+/// A4: an administrator lifts the lockout of `username` in `tenant`; `Ok(false)` when the
+/// account had no failures to clear. The lift is audited in the same transaction.
+pub fn unlock_user(
+    store: &(impl TenantStore + UserStore + LockoutStore),
+    tenant: &str,
+    username: &str,
+    actor: &str,
+) -> Result<bool, AdminError> {
+    let t = require_tenant(store, tenant)?;
+    let user = store
+        .user_by_username(&t.id, username)?
+        .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))?;
+    let audit = AuditEvent::new(actor, "account.unlock").tenant(&t.id).target(format!("user:{}", user.id));
+    Ok(store.clear_lockout(&t.id, &user.id, Some(&audit))?)
 }

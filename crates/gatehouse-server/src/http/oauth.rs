@@ -12,6 +12,7 @@ pub mod interact;
 pub mod introspect;
 pub mod logout;
 pub mod revoke;
+pub mod signin;
 pub mod token;
 pub mod userinfo;
 

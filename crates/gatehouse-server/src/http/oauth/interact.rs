@@ -1,4 +1,4 @@
-//! The pages' POST handlers: login (A1, A3, S1–S3) and consent (O6).
+//! The pages' POST handlers: login (A1, A3, A4, S1–S3) and consent (O6).
 
 use actix_web::http::StatusCode;
 use actix_web::web;
@@ -7,8 +7,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::flow::session::{SessionPolicy, new_session};
 use gatehouse_core::flow::{ACR_PASSWORD, secret_hash};
-use gatehouse_core::password::Verification;
-use gatehouse_core::store::{FlowStore, UserStore};
+use gatehouse_core::store::FlowStore;
 use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret};
 use serde::Deserialize;
 use serde_json::json;
@@ -16,6 +15,7 @@ use serde_json::json;
 use super::authorize::{continue_flow, flow_error, issue_code, login_page};
 use super::browser::{SESSION_COOKIE, cookie, current_session, load_pending, pending_client, refused_page};
 use super::context::{TenantEntry, TenantScope, blocking};
+use super::signin::{self, Attempt};
 use crate::http::errors::request_id;
 use crate::http::pages;
 use crate::state::AppState;
@@ -57,29 +57,6 @@ pub async fn login(
     }
 }
 
-/// A1, A3: verifies the password off the executor with bounded concurrency; an unknown or
-/// disabled user is checked against a dummy hash, so every failure costs the same.
-async fn verify_password(
-    state: &AppState,
-    tenant_id: &str,
-    username: &str,
-    password: Secret<String>,
-) -> Result<Option<gatehouse_core::model::User>, ProtocolError> {
-    let (store, t, u) = (state.store.clone(), tenant_id.to_owned(), username.to_owned());
-    let user = blocking(move || store.user_by_username(&t, &u)).await?;
-    let hash = user
-        .as_ref()
-        .filter(|u| !u.disabled)
-        .and_then(|u| u.password_hash.as_ref())
-        .map(|h| h.expose().clone())
-        .unwrap_or_else(|| state.dummy_hash.clone());
-    let _permit = state.hash_permits.acquire().await.map_err(ProtocolError::server)?;
-    let hasher = state.hasher.clone();
-    let verdict = web::block(move || hasher.verify(&password, &hash)).await.map_err(ProtocolError::server)?;
-    let ok = matches!(verdict, Verification::Valid | Verification::ValidNeedsRehash);
-    Ok(user.filter(|u| ok && !u.disabled && u.password_hash.is_some()))
-}
-
 async fn handle_login(
     req: &HttpRequest,
     state: &AppState,
@@ -93,15 +70,29 @@ async fn handle_login(
     let client = pending_client(state, tenant, &areq).await?;
     let username: String = form.username.chars().take(254).collect();
     let source_ip = req.peer_addr().map(|a| a.ip().to_string());
-    let Some(user) = verify_password(state, &tenant.tenant.id, &username, form.password).await? else {
-        let mut event = AuditEvent::new(format!("anonymous:{username}"), "login")
-            .tenant(&tenant.tenant.id)
-            .target(format!("username:{username}"))
-            .details(json!({ "client_id": client.client_id }));
-        event.outcome = Outcome::Failure;
-        event.source_ip = source_ip;
-        state.audit(event).await?;
-        return login_page(state, tenant, &client, &areq, Some(LOGIN_FAILED)).await;
+    let user = match signin::check(state, &tenant.tenant.id, &username, form.password).await? {
+        Attempt::Valid { user, lock } => {
+            signin::clear_failures(state, &tenant.tenant.id, &user, lock).await?;
+            user
+        }
+        failed => {
+            let reason = match &failed {
+                Attempt::Locked(_) => "account locked",
+                _ => "invalid credentials",
+            };
+            if let Attempt::Invalid(Some(user)) = &failed {
+                signin::count_failure(state, &tenant.tenant.id, user).await?;
+            }
+            let mut event = AuditEvent::new(format!("anonymous:{username}"), "login")
+                .tenant(&tenant.tenant.id)
+                .target(format!("username:{username}"))
+                .details(json!({ "client_id": client.client_id, "reason": reason }));
+            event.outcome = if matches!(failed, Attempt::Locked(_)) { Outcome::Denied } else { Outcome::Failure };
+            event.source_ip = source_ip;
+            state.audit(event).await?;
+            // A3, A4: a locked account gets the same answer as a wrong password.
+            return login_page(state, tenant, &client, &areq, Some(LOGIN_FAILED)).await;
+        }
     };
     if user.must_change_password {
         // A8: the password is right but must be replaced first; that page comes with the

@@ -1,0 +1,89 @@
+//! Checking a sign-in: the password (A1, A3) and the account's lockout state (A4). Every
+//! outcome costs one Argon2 verification, so neither unknown nor locked accounts answer faster.
+
+use actix_web::web;
+use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{AuditEvent, Outcome};
+use gatehouse_core::model::User;
+use gatehouse_core::password::{LockoutPolicy, LockoutState, Verification};
+use gatehouse_core::store::{LockoutStore, UserStore};
+use gatehouse_types::{ProtocolError, Secret};
+use serde_json::json;
+
+use super::context::blocking;
+use crate::state::AppState;
+
+/// What a sign-in attempt came to.
+pub enum Attempt {
+    /// The password is right and the account not locked; `lock` is its failure state.
+    Valid { user: User, lock: LockoutState },
+    /// Wrong password, or no such (enabled) account.
+    Invalid(Option<User>),
+    /// A4: the account is locked; the password was not looked at.
+    Locked(User),
+}
+
+/// A1, A3, A4: verifies off the executor with bounded concurrency; an unknown, disabled or
+/// locked account is checked against a dummy hash, so every answer costs the same.
+pub async fn check(
+    state: &AppState,
+    tenant_id: &str,
+    username: &str,
+    password: Secret<String>,
+) -> Result<Attempt, ProtocolError> {
+    let (store, t, u) = (state.store.clone(), tenant_id.to_owned(), username.to_owned());
+    let account = blocking(move || store.user_by_username(&t, &u)).await?.filter(|u| !u.disabled);
+    let lock = match &account {
+        Some(user) => {
+            let (store, t, id) = (state.store.clone(), tenant_id.to_owned(), user.id.clone());
+            blocking(move || store.lockout(&t, &id)).await?
+        }
+        None => LockoutState::default(),
+    };
+    let locked = lock.is_locked(UnixTime::now());
+    let hash = account
+        .as_ref()
+        .filter(|_| !locked)
+        .and_then(|u| u.password_hash.as_ref())
+        .map(|h| h.expose().clone())
+        .unwrap_or_else(|| state.dummy_hash.clone());
+    let _permit = state.hash_permits.acquire().await.map_err(ProtocolError::server)?;
+    let hasher = state.hasher.clone();
+    let verdict = web::block(move || hasher.verify(&password, &hash)).await.map_err(ProtocolError::server)?;
+    let ok = matches!(verdict, Verification::Valid | Verification::ValidNeedsRehash);
+    Ok(match account {
+        Some(user) if locked => Attempt::Locked(user),
+        Some(user) if ok && user.password_hash.is_some() => Attempt::Valid { user, lock },
+        other => Attempt::Invalid(other),
+    })
+}
+
+/// A4: counts a wrong password against `user`; the failure that starts a lockout is audited.
+pub async fn count_failure(state: &AppState, tenant_id: &str, user: &User) -> Result<(), ProtocolError> {
+    let policy = LockoutPolicy::default();
+    let mut event = AuditEvent::new("system", "account.lockout")
+        .tenant(tenant_id)
+        .target(format!("user:{}", user.id))
+        .details(json!({ "after_failures": policy.threshold }));
+    event.outcome = Outcome::Denied;
+    let (store, t, id) = (state.store.clone(), tenant_id.to_owned(), user.id.clone());
+    let next = blocking(move || store.record_failure(&t, &id, policy, UnixTime::now(), &event)).await?;
+    if next.is_locked(UnixTime::now()) {
+        tracing::warn!(user = %user.id, "account locked after repeated sign-in failures");
+    }
+    Ok(())
+}
+
+/// A successful sign-in clears the account's failures (only when it has any: no write per login).
+pub async fn clear_failures(
+    state: &AppState,
+    tenant_id: &str,
+    user: &User,
+    lock: LockoutState,
+) -> Result<(), ProtocolError> {
+    if lock == LockoutState::default() {
+        return Ok(());
+    }
+    let (store, t, id) = (state.store.clone(), tenant_id.to_owned(), user.id.clone());
+    blocking(move || store.clear_lockout(&t, &id, None)).await.map(|_| ())
+}
