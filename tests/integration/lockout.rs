@@ -1,14 +1,16 @@
 //! A4: repeated sign-in failures lock the account, the lock answers like a wrong password,
-//! it is audited, and an administrator can lift it.
+//! it is audited, and an administrator can lift it; sign-in and token requests are limited
+//! per client IP.
 
 use gatehouse_core::admin;
 use gatehouse_core::store::{AuditStore, LockoutStore, TenantStore};
-use gatehouse_testkit::databases;
+use gatehouse_testkit::{TestDatabase, databases};
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::code_flow::{PASSWORD, authorize_url, browser, spa, submit_login, user};
-use crate::oauth::{server, tenant};
-use crate::support::TestServer;
+use crate::oauth::{backend_client, cc_token, server, tenant};
+use crate::support::{TestServer, config};
 
 /// One sign-in attempt from a fresh login page; the status and whether the page is the
 /// generic failure.
@@ -53,4 +55,51 @@ async fn five_wrong_passwords_lock_the_account_and_the_lock_looks_like_a_wrong_p
         assert_eq!(records.iter().filter(|r| r.action == "account.unlock").count(), 1, "{db:?}");
         assert_eq!(attempt(&server, &b, &spa, PASSWORD).await.0, StatusCode::SEE_OTHER, "{db:?}");
     }
+}
+
+/// The `Retry-After` seconds of a 429.
+fn retry_after(res: &reqwest::Response) -> u64 {
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    res.headers()["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
+#[actix_web::test]
+async fn sign_in_and_token_requests_are_limited_per_client_ip() {
+    let db = TestDatabase::sqlite();
+    let limits = [("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE", "3"), ("GATEHOUSE_TOKEN_REQUESTS_PER_SECOND", "1")];
+    let server = TestServer::start_with(config(&db, &limits), None).await;
+    tenant(&server, "acme");
+    let alice = user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+    for _ in 0..3 {
+        assert_eq!(attempt(&server, &b, &spa, "wrong-guess").await, (StatusCode::UNAUTHORIZED, true));
+    }
+    // The fourth attempt in the minute is turned away before its password is looked at.
+    let html = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+    let res = submit_login(&server, &b, "acme", &html, "alice", PASSWORD).await;
+    assert!((1..=60).contains(&retry_after(&res)));
+    assert!(res.text().await.unwrap().contains("Too many sign-in attempts"));
+    let store = &server.running.store;
+    let tenant_id = store.tenant_by_slug("acme").unwrap().unwrap().id;
+    assert_eq!(store.lockout(&tenant_id, &alice).unwrap().failures, 3, "the refused attempt was not counted");
+    let res = submit_login(&server, &b, "acme", &html, "alice", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // Token requests: one per second per address here.
+    let creds = backend_client(&server, "acme", "Reports", None);
+    assert_eq!(cc_token(&server, "acme", &creds, None).await.status(), StatusCode::OK);
+    // Three at once: whatever the first request cost, at most one of them fits the second.
+    let burst = futures_util::future::join_all((0..3).map(|_| cc_token(&server, "acme", &creds, None))).await;
+    let res = burst.into_iter().find(|r| r.status() == StatusCode::TOO_MANY_REQUESTS).expect("a refusal");
+    assert!((1..=2).contains(&retry_after(&res)));
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    // AC6: refusals are audited, once per address, endpoint and minute.
+    let records = store.audit_page(0, 10_000).unwrap();
+    let limited: Vec<_> = records.iter().filter(|r| r.action == "rate_limit").collect();
+    assert_eq!(limited.len(), 2, "{limited:?}");
+    assert!(limited.iter().all(|r| r.outcome == "denied" && r.source_ip.as_deref() == Some("127.0.0.1")));
 }

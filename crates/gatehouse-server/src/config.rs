@@ -44,6 +44,8 @@ pub struct Settings {
     pub hsts_max_age: Option<i64>,
     pub max_body_bytes: Option<i64>,
     pub cache_ttl_secs: Option<i64>,
+    pub login_attempts_per_minute: Option<i64>,
+    pub token_requests_per_second: Option<i64>,
     pub password_min_length: Option<i64>,
     pub password_max_length: Option<i64>,
     pub password_min_classes: Option<i64>,
@@ -76,6 +78,8 @@ const KEYS: &[(&str, Kind)] = &[
     ("hsts_max_age", Kind::Int),
     ("max_body_bytes", Kind::Int),
     ("cache_ttl_secs", Kind::Int),
+    ("login_attempts_per_minute", Kind::Int),
+    ("token_requests_per_second", Kind::Int),
     ("password_min_length", Kind::Int),
     ("password_max_length", Kind::Int),
     ("password_min_classes", Kind::Int),
@@ -182,6 +186,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long tenants, clients and keys are cached before the database is asked again.
     pub cache_ttl: std::time::Duration,
+    /// A4: sign-in attempts per client IP and minute (0 = no limit).
+    pub login_attempts_per_minute: u32,
+    /// A4: token requests per client IP and second (0 = no limit).
+    pub token_requests_per_second: u32,
     pub password_policy: PasswordPolicy,
     pub argon2: (u32, u32, u32),
 }
@@ -284,6 +292,10 @@ impl Config {
         let hsts_max_age = c.range("hsts_max_age", s.hsts_max_age, 31_536_000, 0, 63_072_000) as u64;
         let max_body_bytes = c.range("max_body_bytes", s.max_body_bytes, 64 * 1024, 1024, 16 * 1024 * 1024) as usize;
         let cache_ttl = std::time::Duration::from_secs(c.range("cache_ttl_secs", s.cache_ttl_secs, 10, 0, 3600) as u64);
+        let login_attempts_per_minute =
+            c.range("login_attempts_per_minute", s.login_attempts_per_minute, 30, 0, 100_000) as u32;
+        let token_requests_per_second =
+            c.range("token_requests_per_second", s.token_requests_per_second, 300, 0, 10_000_000) as u32;
         let min_length = c.range("password_min_length", s.password_min_length, 12, 8, 128) as usize;
         let max_length = c.range("password_max_length", s.password_max_length, 128, 128, 1024) as usize;
         let min_classes = c.range("password_min_classes", s.password_min_classes, 0, 0, 4) as u8;
@@ -308,6 +320,8 @@ impl Config {
                 hsts_max_age,
                 max_body_bytes,
                 cache_ttl,
+                login_attempts_per_minute,
+                token_requests_per_second,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,
             }),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod logging;
 pub mod master_key;
+pub mod rate_limit;
 pub mod state;
 pub mod tls;
 
@@ -136,6 +137,8 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
             .timeout(std::time::Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
+        login_limit: rate_limit::IpLimit::new(config.login_attempts_per_minute, rate_limit::Per::Minute).map(Arc::new),
+        token_limit: rate_limit::IpLimit::new(config.token_requests_per_second, rate_limit::Per::Second).map(Arc::new),
     });
     let limit = web::Data::new(BodyLimit(config.max_body_bytes));
     let max = config.max_body_bytes;

@@ -13,6 +13,7 @@ pub mod introspect;
 pub mod logout;
 pub mod revoke;
 pub mod signin;
+pub mod throttle;
 pub mod token;
 pub mod userinfo;
 

@@ -16,6 +16,7 @@ use super::authorize::{continue_flow, flow_error, issue_code, login_page};
 use super::browser::{SESSION_COOKIE, cookie, current_session, load_pending, pending_client, refused_page};
 use super::context::{TenantEntry, TenantScope, blocking};
 use super::signin::{self, Attempt};
+use super::throttle;
 use crate::http::errors::request_id;
 use crate::http::pages;
 use crate::state::AppState;
@@ -51,6 +52,20 @@ pub async fn login(
     form: web::Form<LoginForm>,
     state: web::Data<AppState>,
 ) -> HttpResponse {
+    // A4: a client IP over its limit is turned away before any password is looked at.
+    match throttle::over_limit(&req, &state, &tenant, state.login_limit.as_deref(), "login").await {
+        Ok(None) => {}
+        Ok(Some(wait)) => {
+            let page = pages::message(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-in attempts",
+                "Please wait a minute, then try again.",
+                None,
+            );
+            return throttle::too_many(page, wait);
+        }
+        Err(e) => return failure_page(&req, &e),
+    }
     match handle_login(&req, &state, &tenant, form.into_inner()).await {
         Ok(res) => res,
         Err(e) => failure_page(&req, &e),

@@ -13,11 +13,20 @@ use gatehouse_types::{OAuthErrorCode, ProtocolError};
 use serde_json::json;
 
 use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
-use super::{cors, error, grants};
+use super::{cors, error, grants, throttle};
 use crate::state::AppState;
 
 /// The token endpoint.
 pub async fn token(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
+    // A4: a client IP over its limit is answered before any client authentication.
+    match throttle::over_limit(&req, &state, &tenant, state.token_limit.as_deref(), "token").await {
+        Ok(None) => {}
+        Ok(Some(wait)) => {
+            let busy = ProtocolError::new(OAuthErrorCode::TemporarilyUnavailable, "too many requests; retry later");
+            return throttle::too_many(error::response(&busy), wait);
+        }
+        Err(e) => return error::response(&e),
+    }
     // O7: filled with the authenticated client's web origins.
     let mut origins = Vec::new();
     let mut res = match handle(&req, &state, &tenant, &body, &mut origins).await {

@@ -1,0 +1,94 @@
+//! A4: per-client-IP rate limits on the sign-in and token endpoints (GCRA, `governor`). The
+//! client IP is the TCP peer; behind a reverse proxy that is the proxy's address until
+//! trusted proxies (T5) are configurable.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// Checks between prunings of addresses whose allowance is full again (bounds memory).
+const PRUNE_EVERY: u32 = 4096;
+
+/// The period a limit is counted over.
+#[derive(Debug, Clone, Copy)]
+pub enum Per {
+    Second,
+    Minute,
+}
+
+/// One endpoint's limit per client IP.
+pub struct IpLimit {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// AC6 without an audit flood: one audit record per address and minute of refusals.
+    audit_gate: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+    checks: AtomicU32,
+}
+
+impl std::fmt::Debug for IpLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IpLimit").field("addresses", &self.limiter.len()).finish()
+    }
+}
+
+impl IpLimit {
+    /// `n` requests per period, with a burst of `n`; `None` when `n` is 0 (no limit).
+    pub fn new(n: u32, per: Per) -> Option<Self> {
+        let n = NonZeroU32::new(n)?;
+        let quota = match per {
+            Per::Second => Quota::per_second(n),
+            Per::Minute => Quota::per_minute(n),
+        };
+        Some(Self {
+            limiter: RateLimiter::keyed(quota),
+            audit_gate: RateLimiter::keyed(Quota::per_minute(NonZeroU32::MIN)),
+            clock: DefaultClock::default(),
+            checks: AtomicU32::new(0),
+        })
+    }
+
+    /// A4: `Ok` when `ip` may go on; otherwise how long it must wait.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        if self.checks.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY) {
+            self.limiter.retain_recent();
+            self.audit_gate.retain_recent();
+        }
+        self.limiter.check_key(&ip).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Whether this refusal of `ip` is the one of its minute that gets an audit record.
+    pub fn audit_refusal(&self, ip: IpAddr) -> bool {
+        self.audit_gate.check_key(&ip).is_ok()
+    }
+}
+
+/// Whole seconds for `Retry-After` (RFC 9110 §10.2.3), at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.is_zero()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_refusals_per_address() {
+        let limit = IpLimit::new(3, Per::Minute).unwrap();
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        for _ in 0..3 {
+            assert!(limit.check(a).is_ok());
+        }
+        let wait = limit.check(a).unwrap_err();
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(limit.check(b).is_ok(), "another address has its own allowance");
+        assert!(limit.audit_refusal(a) && !limit.audit_refusal(a), "one audit record per minute");
+        assert!(IpLimit::new(0, Per::Second).is_none(), "0 means no limit");
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
+    }
+}
