@@ -66,8 +66,15 @@ fn retry_after(res: &reqwest::Response) -> u64 {
 #[actix_web::test]
 async fn sign_in_and_token_requests_are_limited_per_client_ip() {
     let db = TestDatabase::sqlite();
-    let limits = [("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE", "3"), ("GATEHOUSE_TOKEN_REQUESTS_PER_SECOND", "1")];
-    let server = TestServer::start_with(config(&db, &limits), None).await;
+    let limits = [
+        ("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE", "3"),
+        ("GATEHOUSE_TOKEN_REQUESTS_PER_SECOND", "1"),
+        // The progressive delay's path, at 1 ms, 2 ms, 4 ms.
+        ("GATEHOUSE_LOGIN_FAILURE_DELAY_MS", "1"),
+    ];
+    let config = config(&db, &limits);
+    assert_eq!(config.login_failure_delay, std::time::Duration::from_millis(1));
+    let server = TestServer::start_with(config, None).await;
     tenant(&server, "acme");
     let alice = user(&server, "acme", "alice");
     let spa = spa(&server, "acme", "Web App", true);

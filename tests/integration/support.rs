@@ -22,7 +22,12 @@ pub fn config(db: &TestDatabase, extra_env: &[(&str, &str)]) -> Config {
         ("GATEHOUSE_PUBLIC_URL".to_owned(), PUBLIC_URL.to_owned()),
         ("GATEHOUSE_WORKERS".to_owned(), "1".to_owned()),
         ("GATEHOUSE_MAX_BODY_BYTES".to_owned(), "4096".to_owned()),
+        // A4's progressive delay would make every failed sign-in in the tests wait; the tests
+        // that need it set their own (the delays themselves are unit-tested in core).
+        ("GATEHOUSE_LOGIN_FAILURE_DELAY_MS".to_owned(), "0".to_owned()),
     ];
+    // A test's own value replaces the default (the first occurrence of a variable counts).
+    env.retain(|(k, _)| !extra_env.iter().any(|(e, _)| e == k));
     env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Config::from_settings(Settings::load(None, &env).unwrap()).unwrap()
 }

@@ -5,5 +5,5 @@ pub mod lockout;
 pub mod policy;
 
 pub use hash::{PasswordHasher, Verification};
-pub use lockout::{LockoutPolicy, LockoutState};
+pub use lockout::{LockoutPolicy, LockoutState, failure_delay};
 pub use policy::{PasswordPolicy, PasswordRule};

@@ -46,6 +46,7 @@ pub struct Settings {
     pub cache_ttl_secs: Option<i64>,
     pub login_attempts_per_minute: Option<i64>,
     pub token_requests_per_second: Option<i64>,
+    pub login_failure_delay_ms: Option<i64>,
     pub password_min_length: Option<i64>,
     pub password_max_length: Option<i64>,
     pub password_min_classes: Option<i64>,
@@ -80,6 +81,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("cache_ttl_secs", Kind::Int),
     ("login_attempts_per_minute", Kind::Int),
     ("token_requests_per_second", Kind::Int),
+    ("login_failure_delay_ms", Kind::Int),
     ("password_min_length", Kind::Int),
     ("password_max_length", Kind::Int),
     ("password_min_classes", Kind::Int),
@@ -190,6 +192,8 @@ pub struct Config {
     pub login_attempts_per_minute: u32,
     /// A4: token requests per client IP and second (0 = no limit).
     pub token_requests_per_second: u32,
+    /// A4: delay of the first failed sign-in in a row, doubling per further failure (0 = none).
+    pub login_failure_delay: std::time::Duration,
     pub password_policy: PasswordPolicy,
     pub argon2: (u32, u32, u32),
 }
@@ -296,6 +300,10 @@ impl Config {
             c.range("login_attempts_per_minute", s.login_attempts_per_minute, 30, 0, 100_000) as u32;
         let token_requests_per_second =
             c.range("token_requests_per_second", s.token_requests_per_second, 300, 0, 10_000_000) as u32;
+        let login_failure_delay =
+            std::time::Duration::from_millis(
+                c.range("login_failure_delay_ms", s.login_failure_delay_ms, 250, 0, 2000) as u64
+            );
         let min_length = c.range("password_min_length", s.password_min_length, 12, 8, 128) as usize;
         let max_length = c.range("password_max_length", s.password_max_length, 128, 128, 1024) as usize;
         let min_classes = c.range("password_min_classes", s.password_min_classes, 0, 0, 4) as u8;
@@ -322,6 +330,7 @@ impl Config {
                 cache_ttl,
                 login_attempts_per_minute,
                 token_requests_per_second,
+                login_failure_delay,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,
             }),

@@ -1,11 +1,14 @@
-//! A4: per-client-IP rate limits on the sign-in and token endpoints (GCRA, `governor`). The
-//! client IP is the TCP peer; behind a reverse proxy that is the proxy's address until
-//! trusted proxies (T5) are configurable.
+//! A4: per-client-IP rate limits on the sign-in and token endpoints (GCRA, `governor`), and
+//! the failure streaks behind the progressive delay of failed sign-ins. The client IP is the
+//! TCP peer; behind a reverse proxy that is the proxy's address until trusted proxies (T5)
+//! are configurable.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -66,6 +69,45 @@ impl IpLimit {
     }
 }
 
+/// A streak older than this is forgotten.
+const STREAK_MEMORY: Duration = Duration::from_secs(15 * 60);
+/// Streaks kept at most; beyond that they are all dropped (the durable lockout stays).
+const MAX_STREAKS: usize = 100_000;
+
+/// A4 progressive delay: failed sign-ins in a row per tenant and username, known or not, so
+/// the delay says nothing about which usernames exist. Kept per node, in memory.
+#[derive(Debug, Default)]
+pub struct FailureStreaks {
+    streaks: Mutex<HashMap<(String, String), (u32, Instant)>>,
+    notes: AtomicU32,
+}
+
+impl FailureStreaks {
+    /// Counts a failure; the failures in a row so far, this one included.
+    pub fn note_failure(&self, tenant_id: &str, username: &str) -> u32 {
+        let mut streaks = self.streaks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.notes.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY) {
+            streaks.retain(|_, (_, at)| at.elapsed() < STREAK_MEMORY);
+        }
+        if streaks.len() >= MAX_STREAKS {
+            streaks.clear();
+        }
+        let now = Instant::now();
+        let entry = streaks.entry((tenant_id.to_owned(), username.to_owned())).or_insert((0, now));
+        if entry.1.elapsed() >= STREAK_MEMORY {
+            entry.0 = 0;
+        }
+        *entry = (entry.0.saturating_add(1), now);
+        entry.0
+    }
+
+    /// A successful sign-in ends the streak.
+    pub fn clear(&self, tenant_id: &str, username: &str) {
+        let mut streaks = self.streaks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        streaks.remove(&(tenant_id.to_owned(), username.to_owned()));
+    }
+}
+
 /// Whole seconds for `Retry-After` (RFC 9110 §10.2.3), at least 1.
 pub fn retry_after_secs(wait: Duration) -> u64 {
     wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.is_zero()))
@@ -90,5 +132,15 @@ mod tests {
         assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
         assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
+    }
+
+    #[test]
+    fn failure_streaks_count_per_tenant_and_username_until_a_success() {
+        let s = FailureStreaks::default();
+        assert_eq!((s.note_failure("t", "alice"), s.note_failure("t", "alice")), (1, 2));
+        assert_eq!(s.note_failure("t", "nobody"), 1, "unknown names count the same way");
+        assert_eq!(s.note_failure("t2", "alice"), 1, "per tenant");
+        s.clear("t", "alice");
+        assert_eq!(s.note_failure("t", "alice"), 1);
     }
 }

@@ -28,4 +28,6 @@ pub struct AppState {
     pub login_limit: Option<Arc<crate::rate_limit::IpLimit>>,
     /// A4: token requests per client IP (`None`: no limit).
     pub token_limit: Option<Arc<crate::rate_limit::IpLimit>>,
+    /// A4: failed sign-ins in a row per username, for the progressive delay.
+    pub failure_streaks: Arc<crate::rate_limit::FailureStreaks>,
 }

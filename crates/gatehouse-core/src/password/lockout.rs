@@ -1,8 +1,21 @@
 //! Brute-force protection per account (A4): after `threshold` consecutive failed sign-ins the
 //! account is locked for `base_secs`, doubling with each further lockout (capped), and a lock
-//! answers exactly like a wrong password. A successful sign-in clears the count.
+//! answers exactly like a wrong password. A successful sign-in clears the count. Before that,
+//! each failure is answered after a delay that doubles with the failures in a row.
+
+use std::time::Duration;
 
 use crate::UnixTime;
+
+/// The longest progressive delay of a failed sign-in.
+pub const MAX_FAILURE_DELAY: Duration = Duration::from_secs(4);
+
+/// A4 progressive delay: `base` after the first failure in a row, doubling with each further
+/// one, at most [`MAX_FAILURE_DELAY`]; nothing before any failure.
+pub fn failure_delay(base: Duration, failures_in_a_row: u32) -> Duration {
+    let Some(doublings) = failures_in_a_row.checked_sub(1) else { return Duration::ZERO };
+    base.saturating_mul(1u32.checked_shl(doublings.min(31)).unwrap_or(u32::MAX)).min(MAX_FAILURE_DELAY)
+}
 
 /// A4 defaults: 5 failures → 15 minutes, doubling on repeat, at most one day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,5 +86,14 @@ mod tests {
         assert_eq!(again.locked_until, Some(5000 + 1800), "doubled");
         let many = LockoutState { failures: 4, lockouts: 40, locked_until: None };
         assert_eq!(many.after_failure(p, UnixTime(0)).0.locked_until, Some(86_400), "capped at a day");
+    }
+
+    #[test]
+    fn failure_delays_double_up_to_four_seconds() {
+        let base = Duration::from_millis(250);
+        let delays: Vec<u64> = (0..7).map(|n| failure_delay(base, n).as_millis() as u64).collect();
+        assert_eq!(delays, [0, 250, 500, 1000, 2000, 4000, 4000]);
+        assert_eq!(failure_delay(base, u32::MAX), MAX_FAILURE_DELAY);
+        assert_eq!(failure_delay(Duration::ZERO, 5), Duration::ZERO, "0 turns the delay off");
     }
 }

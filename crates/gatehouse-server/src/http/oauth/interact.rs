@@ -7,6 +7,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::flow::session::{SessionPolicy, new_session};
 use gatehouse_core::flow::{ACR_PASSWORD, secret_hash};
+use gatehouse_core::password::failure_delay;
 use gatehouse_core::store::FlowStore;
 use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret};
 use serde::Deserialize;
@@ -88,6 +89,7 @@ async fn handle_login(
     let user = match signin::check(state, &tenant.tenant.id, &username, form.password).await? {
         Attempt::Valid { user, lock } => {
             signin::clear_failures(state, &tenant.tenant.id, &user, lock).await?;
+            state.failure_streaks.clear(&tenant.tenant.id, &username);
             user
         }
         failed => {
@@ -105,6 +107,9 @@ async fn handle_login(
             event.outcome = if matches!(failed, Attempt::Locked(_)) { Outcome::Denied } else { Outcome::Failure };
             event.source_ip = source_ip;
             state.audit(event).await?;
+            // A4: the answer comes later with every failure in a row for this username.
+            let streak = state.failure_streaks.note_failure(&tenant.tenant.id, &username);
+            tokio::time::sleep(failure_delay(state.config.login_failure_delay, streak)).await;
             // A3, A4: a locked account gets the same answer as a wrong password.
             return login_page(state, tenant, &client, &areq, Some(LOGIN_FAILED)).await;
         }
