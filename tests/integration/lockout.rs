@@ -110,3 +110,28 @@ async fn sign_in_and_token_requests_are_limited_per_client_ip() {
     assert_eq!(limited.len(), 2, "{limited:?}");
     assert!(limited.iter().all(|r| r.outcome == "denied" && r.source_ip.as_deref() == Some("127.0.0.1")));
 }
+
+/// T5: `X-Forwarded-For` decides the client address (audit, rate limits) only when the peer
+/// is a trusted proxy.
+#[actix_web::test]
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+    for (trusted, expected) in [("", "127.0.0.1"), ("10.0.0.0/8, 127.0.0.1", "203.0.113.9")] {
+        let db = TestDatabase::sqlite();
+        let server = TestServer::start_with(config(&db, &[("GATEHOUSE_TRUSTED_PROXIES", trusted)]), None).await;
+        tenant(&server, "acme");
+        let creds = backend_client(&server, "acme", "Reports", None);
+        let res = server
+            .client
+            .post(server.url("/tenants/acme/token"))
+            .basic_auth(&creds.id, Some("not-the-secret"))
+            .header("X-Forwarded-For", "203.0.113.9")
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let records = server.running.store.audit_page(0, 10_000).unwrap();
+        let failed = records.iter().find(|r| r.action == "client.authenticate").unwrap();
+        assert_eq!(failed.source_ip.as_deref(), Some(expected), "trusted proxies {trusted:?}");
+    }
+}

@@ -47,6 +47,7 @@ pub struct Settings {
     pub login_attempts_per_minute: Option<i64>,
     pub token_requests_per_second: Option<i64>,
     pub login_failure_delay_ms: Option<i64>,
+    pub trusted_proxies: Option<String>,
     pub password_min_length: Option<i64>,
     pub password_max_length: Option<i64>,
     pub password_min_classes: Option<i64>,
@@ -82,6 +83,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("login_attempts_per_minute", Kind::Int),
     ("token_requests_per_second", Kind::Int),
     ("login_failure_delay_ms", Kind::Int),
+    ("trusted_proxies", Kind::Text),
     ("password_min_length", Kind::Int),
     ("password_max_length", Kind::Int),
     ("password_min_classes", Kind::Int),
@@ -194,6 +196,8 @@ pub struct Config {
     pub token_requests_per_second: u32,
     /// A4: delay of the first failed sign-in in a row, doubling per further failure (0 = none).
     pub login_failure_delay: std::time::Duration,
+    /// T5: proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub password_policy: PasswordPolicy,
     pub argon2: (u32, u32, u32),
 }
@@ -219,6 +223,18 @@ impl Check {
         }
         v
     }
+}
+
+/// T5: comma-separated addresses or CIDR ranges; a bare address is a single-host range.
+fn parse_proxies(c: &mut Check, value: &str) -> Vec<ipnet::IpNet> {
+    let mut nets = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item.parse::<ipnet::IpNet>().or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)) {
+            Ok(net) => nets.push(net),
+            Err(_) => c.fail("trusted_proxies", format!("{item:?} is not an IP address or CIDR range")),
+        }
+    }
+    nets
 }
 
 /// OP1: the public URL is an absolute https URL with no query or fragment.
@@ -304,6 +320,7 @@ impl Config {
             std::time::Duration::from_millis(
                 c.range("login_failure_delay_ms", s.login_failure_delay_ms, 250, 0, 2000) as u64
             );
+        let trusted_proxies = parse_proxies(&mut c, s.trusted_proxies.as_deref().unwrap_or(""));
         let min_length = c.range("password_min_length", s.password_min_length, 12, 8, 128) as usize;
         let max_length = c.range("password_max_length", s.password_max_length, 128, 128, 1024) as usize;
         let min_classes = c.range("password_min_classes", s.password_min_classes, 0, 0, 4) as u8;
@@ -331,6 +348,7 @@ impl Config {
                 login_attempts_per_minute,
                 token_requests_per_second,
                 login_failure_delay,
+                trusted_proxies,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,
             }),
@@ -392,6 +410,21 @@ mod tests {
         assert!(errs[0].starts_with("GATEHOUSE_DATABASE_URL (database_url)"), "{errs:?}");
         assert!(errs[1].starts_with("GATEHOUSE_HTTPS_ADDR (https_addr)"), "{errs:?}");
         assert!(errs[2].starts_with("GATEHOUSE_PUBLIC_URL (public_url)"), "{errs:?}");
+    }
+
+    #[test]
+    fn trusted_proxies_and_rate_limits() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert!(c.trusted_proxies.is_empty(), "T5: no proxy is trusted unless named");
+        assert_eq!((c.login_attempts_per_minute, c.token_requests_per_second), (30, 300));
+        let s = Settings::load(None, &env(&[("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7 ,2001:db8::/32")]));
+        let c = Config::from_settings(s.unwrap()).unwrap();
+        assert_eq!(c.trusted_proxies.len(), 3);
+        assert!(c.trusted_proxies[1].contains(&"192.0.2.7".parse::<std::net::IpAddr>().unwrap()));
+        let s = Settings::load(None, &env(&[("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")])).unwrap();
+        let errs = Config::from_settings(s).unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].starts_with("GATEHOUSE_TRUSTED_PROXIES") && errs[0].contains("proxy.local"), "{errs:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP layer: the route table, middleware, generic errors, and the plain-HTTP redirector.
 
 pub mod assets;
+pub mod client_ip;
 pub mod errors;
 pub mod health;
 pub mod middleware;

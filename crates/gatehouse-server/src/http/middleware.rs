@@ -28,7 +28,14 @@ pub async fn request_context(
     // 128 random bits from the user-space DRBG: no system call per request.
     let id = format!("{:032x}", u128::from_be_bytes(gatehouse_core::crypto::random_bytes::<16>()));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let client_ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    // T5: the forwarded client address only from a trusted proxy.
+    let client_ip = match (req.peer_addr(), req.app_data::<web::Data<crate::state::AppState>>()) {
+        (Some(peer), Some(state)) => {
+            super::client_ip::resolve(peer.ip(), req.headers(), &state.config.trusted_proxies).to_string()
+        }
+        (Some(peer), None) => peer.ip().to_string(),
+        (None, _) => String::new(),
+    };
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path(), client_ip = %client_ip);
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;

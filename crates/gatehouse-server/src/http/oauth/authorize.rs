@@ -18,6 +18,7 @@ use serde_json::json;
 
 use super::browser::{self, current_session, redirect_error, respond, respond_error, start_pending};
 use super::context::{TenantEntry, TenantScope, blocking};
+use crate::http::client_ip::client_ip;
 use crate::http::errors::request_id;
 use crate::http::pages::{self, ConsentPage, LoginPage, PAGE_CSP};
 use crate::state::AppState;
@@ -99,7 +100,7 @@ async fn audit_refusal(
         .target(format!("client:{client}"))
         .details(json!({ "error": reason }));
     event.outcome = gatehouse_core::audit::Outcome::Denied;
-    event.source_ip = req.peer_addr().map(|a| a.ip().to_string());
+    event.source_ip = client_ip(req).map(|ip| ip.to_string());
     state.audit(event).await
 }
 

@@ -17,6 +17,7 @@ use gatehouse_core::store::{ClientStore, RevocationStore, TenantStore};
 use gatehouse_types::{OAuthErrorCode, ProtocolError};
 
 use crate::cache::TtlCache;
+use crate::http::client_ip::client_ip;
 use crate::http::oauth::discovery;
 use crate::state::AppState;
 
@@ -186,7 +187,7 @@ pub async fn authenticate_client(
                 .target(format!("client:{presented}"))
                 .details(serde_json::json!({ "reason": e.detail }));
             event.outcome = Outcome::Failure;
-            event.source_ip = req.peer_addr().map(|a| a.ip().to_string());
+            event.source_ip = client_ip(req).map(|ip| ip.to_string());
             state.audit(event).await?;
             Err(e)
         }

@@ -18,6 +18,7 @@ use super::browser::{SESSION_COOKIE, cookie, current_session, load_pending, pend
 use super::context::{TenantEntry, TenantScope, blocking};
 use super::signin::{self, Attempt};
 use super::throttle;
+use crate::http::client_ip::client_ip;
 use crate::http::errors::request_id;
 use crate::http::pages;
 use crate::state::AppState;
@@ -85,7 +86,7 @@ async fn handle_login(
     };
     let client = pending_client(state, tenant, &areq).await?;
     let username: String = form.username.chars().take(254).collect();
-    let source_ip = req.peer_addr().map(|a| a.ip().to_string());
+    let source_ip = client_ip(req).map(|ip| ip.to_string());
     let user = match signin::check(state, &tenant.tenant.id, &username, form.password).await? {
         Attempt::Valid { user, lock } => {
             signin::clear_failures(state, &tenant.tenant.id, &user, lock).await?;

@@ -10,6 +10,7 @@ use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_types::ProtocolError;
 
 use super::context::TenantEntry;
+use crate::http::client_ip::client_ip;
 use crate::rate_limit::{IpLimit, retry_after_secs};
 use crate::state::AppState;
 
@@ -21,14 +22,14 @@ pub async fn over_limit(
     limit: Option<&IpLimit>,
     endpoint: &'static str,
 ) -> Result<Option<Duration>, ProtocolError> {
-    let (Some(limit), Some(peer)) = (limit, req.peer_addr()) else { return Ok(None) };
-    let Err(wait) = limit.check(peer.ip()) else { return Ok(None) };
-    if limit.audit_refusal(peer.ip()) {
-        tracing::warn!(endpoint, client_ip = %peer.ip(), "rate limit reached");
+    let (Some(limit), Some(ip)) = (limit, client_ip(req)) else { return Ok(None) };
+    let Err(wait) = limit.check(ip) else { return Ok(None) };
+    if limit.audit_refusal(ip) {
+        tracing::warn!(endpoint, client_ip = %ip, "rate limit reached");
         let mut event =
             AuditEvent::new("anonymous", "rate_limit").tenant(&tenant.tenant.id).target(format!("endpoint:{endpoint}"));
         event.outcome = Outcome::Denied;
-        event.source_ip = Some(peer.ip().to_string());
+        event.source_ip = Some(ip.to_string());
         state.audit(event).await?;
     }
     Ok(Some(wait))

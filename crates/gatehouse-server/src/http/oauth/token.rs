@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
 use super::{cors, error, grants, throttle};
+use crate::http::client_ip::client_ip;
 use crate::state::AppState;
 
 /// The token endpoint.
@@ -63,7 +64,7 @@ async fn handle(
                 .target(format!("client:{}", client.client_id))
                 .details(json!({ "grant": grant.chars().take(64).collect::<String>(), "error": e.code.as_str() }));
             event.outcome = Outcome::Denied;
-            event.source_ip = req.peer_addr().map(|a| a.ip().to_string());
+            event.source_ip = client_ip(req).map(|ip| ip.to_string());
             state.audit(event).await?;
             Err(e)
         }
