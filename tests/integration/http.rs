@@ -1,10 +1,11 @@
-//! T2, T3, IO4, L1, IO1: redirect, headers, generic errors, panics, body limits.
+//! T2, T3, IO4, L1, IO1, L4: redirect, headers, generic errors, panics, body limits, metrics.
 
 use actix_web::{HttpResponse, web};
 use gatehouse_testkit::TestDatabase;
 use reqwest::StatusCode;
 
-use crate::support::TestServer;
+use crate::oauth::{backend_client, cc_token, tenant};
+use crate::support::{TestServer, config};
 
 async fn boom() -> HttpResponse {
     panic!("test handler panics on purpose")
@@ -118,4 +119,47 @@ async fn health_and_readiness() {
         let res = server.client.get(server.url("/readyz")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{db:?}");
     }
+}
+
+#[actix_web::test]
+async fn metrics_need_the_configured_token_and_count_what_happened() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start(&db, None).await;
+    let res = server.client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "L4: no token configured, no endpoint");
+    drop(server);
+
+    let db = TestDatabase::sqlite();
+    let token = "metrics-token-".repeat(3);
+    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_METRICS_TOKEN", &token)]), None).await;
+    tenant(&server, "acme");
+    let mut creds = backend_client(&server, "acme", "Reports", None);
+    assert_eq!(cc_token(&server, "acme", &creds, None).await.status(), StatusCode::OK);
+    creds.secret = "not-the-secret".into();
+    assert_eq!(cc_token(&server, "acme", &creds, None).await.status(), StatusCode::UNAUTHORIZED);
+
+    let scrape = |bearer: Option<String>| {
+        let req = server.client.get(server.url("/metrics"));
+        match bearer {
+            Some(b) => req.bearer_auth(b),
+            None => req,
+        }
+        .send()
+    };
+    let res = scrape(None).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert_eq!(scrape(Some(token.replace('m', "n"))).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let res = scrape(Some(token.clone())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = res.text().await.unwrap();
+    let value = |series: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '));
+        line.unwrap_or_else(|| panic!("{series} in {text}")).rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("gatehouse_tokens_issued_total{grant=\"client_credentials\"}"), 1);
+    assert_eq!(value("gatehouse_client_auth_failures_total"), 1);
+    assert!(value("gatehouse_http_responses_total{class=\"2xx\"}") >= 1);
+    assert_eq!(value("gatehouse_http_responses_total{class=\"4xx\"}"), 3, "two refused scrapes and a refused client");
 }

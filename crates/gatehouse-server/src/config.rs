@@ -48,6 +48,7 @@ pub struct Settings {
     pub token_requests_per_second: Option<i64>,
     pub login_failure_delay_ms: Option<i64>,
     pub trusted_proxies: Option<String>,
+    pub metrics_token: Option<String>,
     pub password_min_length: Option<i64>,
     pub password_max_length: Option<i64>,
     pub password_min_classes: Option<i64>,
@@ -84,6 +85,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("token_requests_per_second", Kind::Int),
     ("login_failure_delay_ms", Kind::Int),
     ("trusted_proxies", Kind::Text),
+    ("metrics_token", Kind::Text),
     ("password_min_length", Kind::Int),
     ("password_max_length", Kind::Int),
     ("password_min_classes", Kind::Int),
@@ -198,6 +200,8 @@ pub struct Config {
     pub login_failure_delay: std::time::Duration,
     /// T5: proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// L4: the bearer token `GET /metrics` requires; without one the endpoint does not exist.
+    pub metrics_token: Option<gatehouse_types::Secret<String>>,
     pub password_policy: PasswordPolicy,
     pub argon2: (u32, u32, u32),
 }
@@ -321,6 +325,10 @@ impl Config {
                 c.range("login_failure_delay_ms", s.login_failure_delay_ms, 250, 0, 2000) as u64
             );
         let trusted_proxies = parse_proxies(&mut c, s.trusted_proxies.as_deref().unwrap_or(""));
+        let metrics_token = s.metrics_token.filter(|t| !t.is_empty()).map(gatehouse_types::Secret::new);
+        if metrics_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
+            c.fail("metrics_token", "must be at least 32 characters (e.g. openssl rand -base64 32)");
+        }
         let min_length = c.range("password_min_length", s.password_min_length, 12, 8, 128) as usize;
         let max_length = c.range("password_max_length", s.password_max_length, 128, 128, 1024) as usize;
         let min_classes = c.range("password_min_classes", s.password_min_classes, 0, 0, 4) as u8;
@@ -349,6 +357,7 @@ impl Config {
                 token_requests_per_second,
                 login_failure_delay,
                 trusted_proxies,
+                metrics_token,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,
             }),
@@ -425,6 +434,9 @@ mod tests {
         let errs = Config::from_settings(s).unwrap_err().0;
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].starts_with("GATEHOUSE_TRUSTED_PROXIES") && errs[0].contains("proxy.local"), "{errs:?}");
+        let s = Settings::load(None, &env(&[("GATEHOUSE_METRICS_TOKEN", "short")])).unwrap();
+        let errs = Config::from_settings(s).unwrap_err().0;
+        assert!(errs[0].starts_with("GATEHOUSE_METRICS_TOKEN") && !errs[0].contains("short"), "{errs:?}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     oauth::routes(cfg);
     cfg.route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::ready))
+        .route("/metrics", web::get().to(health::metrics))
         .route("/assets/{name}", web::get().to(assets::asset))
         .default_service(web::to(errors::not_found));
 }

@@ -30,4 +30,6 @@ pub struct AppState {
     pub token_limit: Option<Arc<crate::rate_limit::IpLimit>>,
     /// A4: failed sign-ins in a row per username, for the progressive delay.
     pub failure_streaks: Arc<crate::rate_limit::FailureStreaks>,
+    /// L4: the counters `GET /metrics` renders.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

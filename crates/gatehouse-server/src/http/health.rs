@@ -1,7 +1,9 @@
-//! Liveness and readiness (L4).
+//! Liveness, readiness and metrics (L4).
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use subtle::ConstantTimeEq;
 
 use super::errors::generic;
 use crate::state::AppState;
@@ -25,4 +27,26 @@ pub async fn ready(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
             generic(&req, StatusCode::SERVICE_UNAVAILABLE)
         }
     }
+}
+
+/// L4: `GET /metrics` for a scraper that presents the configured bearer token; without a
+/// configured token the endpoint does not exist (404), and a wrong token is a 401.
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(expected) = &state.config.metrics_token else { return generic(&req, StatusCode::NOT_FOUND) };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if !bool::from(presented.as_bytes().ct_eq(expected.expose().as_bytes())) {
+        let mut res = generic(&req, StatusCode::UNAUTHORIZED);
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"gatehouse-metrics\""));
+        return res;
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(state.metrics.render())
 }

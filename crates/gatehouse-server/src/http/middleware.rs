@@ -38,7 +38,11 @@ pub async fn request_context(
     };
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path(), client_ip = %client_ip);
     let started = Instant::now();
+    let metrics = req.app_data::<web::Data<crate::state::AppState>>().map(|s| s.metrics.clone());
     let mut res = next.call(req).instrument(span.clone()).await?;
+    if let Some(m) = metrics {
+        m.response(res.status().as_u16());
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HeaderName::from_static("x-request-id"), v);
     }

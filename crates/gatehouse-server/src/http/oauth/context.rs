@@ -181,6 +181,7 @@ pub async fn authenticate_client(
         Ok((Some(client), auth)) => Ok((client, auth)),
         Ok((None, _)) => Err(ProtocolError::server("authenticated without a client")),
         Err(e) => {
+            state.metrics.count(crate::metrics::Event::ClientAuthFailed);
             let presented: String = params.get("client_id").unwrap_or("-").chars().take(128).collect();
             let mut event = AuditEvent::new(format!("client:{presented}"), "client.authenticate")
                 .tenant(&tenant.tenant.id)

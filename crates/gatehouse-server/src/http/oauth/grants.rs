@@ -50,6 +50,7 @@ async fn revoke_after_replay(
         .details(json!({ "family": family_id, "revoked": true }));
     event.outcome = Outcome::Denied;
     tracing::warn!(action, client = %client.client_id, "token replay detected; revoking what was issued");
+    state.metrics.count(crate::metrics::Event::TokenReplay);
     let now = UnixTime::now().0;
     if let Some(jti) = access_jti {
         let (store, t, c, e) = (state.store.clone(), tenant.tenant.id.clone(), client.client_id.clone(), event.clone());

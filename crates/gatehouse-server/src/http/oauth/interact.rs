@@ -21,6 +21,7 @@ use super::throttle;
 use crate::http::client_ip::client_ip;
 use crate::http::errors::request_id;
 use crate::http::pages;
+use crate::metrics::{Event, Limited};
 use crate::state::AppState;
 
 /// A3: one message for every login failure.
@@ -55,7 +56,7 @@ pub async fn login(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     // A4: a client IP over its limit is turned away before any password is looked at.
-    match throttle::over_limit(&req, &state, &tenant, state.login_limit.as_deref(), "login").await {
+    match throttle::over_limit(&req, &state, &tenant, state.login_limit.as_deref(), Limited::Login).await {
         Ok(None) => {}
         Ok(Some(wait)) => {
             let page = pages::message(
@@ -91,6 +92,7 @@ async fn handle_login(
         Attempt::Valid { user, lock } => {
             signin::clear_failures(state, &tenant.tenant.id, &user, lock).await?;
             state.failure_streaks.clear(&tenant.tenant.id, &username);
+            state.metrics.count(Event::LoginSucceeded);
             user
         }
         failed => {
@@ -108,6 +110,7 @@ async fn handle_login(
             event.outcome = if matches!(failed, Attempt::Locked(_)) { Outcome::Denied } else { Outcome::Failure };
             event.source_ip = source_ip;
             state.audit(event).await?;
+            state.metrics.count(Event::LoginFailed);
             // A4: the answer comes later with every failure in a row for this username.
             let streak = state.failure_streaks.note_failure(&tenant.tenant.id, &username);
             tokio::time::sleep(failure_delay(state.config.login_failure_delay, streak)).await;

@@ -69,6 +69,7 @@ pub async fn count_failure(state: &AppState, tenant_id: &str, user: &User) -> Re
     let (store, t, id) = (state.store.clone(), tenant_id.to_owned(), user.id.clone());
     let next = blocking(move || store.record_failure(&t, &id, policy, UnixTime::now(), &event)).await?;
     if next.is_locked(UnixTime::now()) {
+        state.metrics.count(crate::metrics::Event::AccountLocked);
         tracing::warn!(user = %user.id, "account locked after repeated sign-in failures");
     }
     Ok(())

@@ -11,6 +11,7 @@ use gatehouse_types::ProtocolError;
 
 use super::context::TenantEntry;
 use crate::http::client_ip::client_ip;
+use crate::metrics::{Event, Limited};
 use crate::rate_limit::{IpLimit, retry_after_secs};
 use crate::state::AppState;
 
@@ -20,14 +21,16 @@ pub async fn over_limit(
     state: &AppState,
     tenant: &TenantEntry,
     limit: Option<&IpLimit>,
-    endpoint: &'static str,
+    endpoint: Limited,
 ) -> Result<Option<Duration>, ProtocolError> {
     let (Some(limit), Some(ip)) = (limit, client_ip(req)) else { return Ok(None) };
     let Err(wait) = limit.check(ip) else { return Ok(None) };
+    state.metrics.count(Event::RateLimited(endpoint));
     if limit.audit_refusal(ip) {
-        tracing::warn!(endpoint, client_ip = %ip, "rate limit reached");
-        let mut event =
-            AuditEvent::new("anonymous", "rate_limit").tenant(&tenant.tenant.id).target(format!("endpoint:{endpoint}"));
+        tracing::warn!(endpoint = endpoint.name(), client_ip = %ip, "rate limit reached");
+        let mut event = AuditEvent::new("anonymous", "rate_limit")
+            .tenant(&tenant.tenant.id)
+            .target(format!("endpoint:{}", endpoint.name()));
         event.outcome = Outcome::Denied;
         event.source_ip = Some(ip.to_string());
         state.audit(event).await?;

@@ -15,12 +15,13 @@ use serde_json::json;
 use super::context::{TenantEntry, TenantScope, authenticate_client, require_form};
 use super::{cors, error, grants, throttle};
 use crate::http::client_ip::client_ip;
+use crate::metrics::{Event, Grant, Limited};
 use crate::state::AppState;
 
 /// The token endpoint.
 pub async fn token(req: HttpRequest, tenant: TenantScope, body: Bytes, state: web::Data<AppState>) -> HttpResponse {
     // A4: a client IP over its limit is answered before any client authentication.
-    match throttle::over_limit(&req, &state, &tenant, state.token_limit.as_deref(), "token").await {
+    match throttle::over_limit(&req, &state, &tenant, state.token_limit.as_deref(), Limited::Token).await {
         Ok(None) => {}
         Ok(Some(wait)) => {
             let busy = ProtocolError::new(OAuthErrorCode::TemporarilyUnavailable, "too many requests; retry later");
@@ -55,7 +56,15 @@ async fn handle(
     let (client, _) = authenticate_client(req, state, tenant, &params).await?;
     origins.clone_from(&client.web_origins);
     match issue(state, tenant, &client, grant, &params).await {
-        Ok(v) => Ok(v),
+        Ok(v) => {
+            let counted = match grant {
+                "client_credentials" => Grant::ClientCredentials,
+                "authorization_code" => Grant::AuthorizationCode,
+                _ => Grant::RefreshToken,
+            };
+            state.metrics.count(Event::TokenIssued(counted));
+            Ok(v)
+        }
         Err(e) if e.code == OAuthErrorCode::ServerError => Err(e),
         Err(e) => {
             // AC6, L3: a refused grant is audited like a refused login.
