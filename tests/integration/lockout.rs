@@ -135,3 +135,51 @@ async fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         assert_eq!(failed.source_ip.as_deref(), Some(expected), "trusted proxies {trusted:?}");
     }
 }
+
+/// L4: an intrusion signal reaches the operator's webhook as JSON.
+#[actix_web::test]
+async fn a_rate_limit_reached_raises_an_alert_on_the_webhook() {
+    use actix_web::{App, HttpServer, web};
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hook = HttpServer::new(move || {
+        let tx = tx.clone();
+        App::new().route(
+            "/alerts",
+            web::post().to(move |body: web::Json<Value>| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(body.into_inner());
+                    actix_web::HttpResponse::NoContent().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    let hook_handle = hook.handle();
+    actix_web::rt::spawn(hook);
+
+    let db = TestDatabase::sqlite();
+    let url = format!("http://127.0.0.1:{port}/alerts");
+    let env = [("GATEHOUSE_ALERT_WEBHOOK_URL", url.as_str()), ("GATEHOUSE_LOGIN_ATTEMPTS_PER_MINUTE", "1")];
+    let server = TestServer::start_with(config(&db, &env), None).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+    assert_eq!(attempt(&server, &b, &spa, "wrong-guess").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt(&server, &b, &spa, "wrong-guess").await.0, StatusCode::TOO_MANY_REQUESTS);
+
+    let alert = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.expect("alerted").unwrap();
+    assert_eq!(alert["signal"], "rate_limited");
+    assert_eq!(alert["details"]["endpoint"], "login");
+    assert_eq!(alert["details"]["client_ip"], "127.0.0.1");
+    let tenant_id = server.running.store.tenant_by_slug("acme").unwrap().unwrap().id;
+    assert_eq!(alert["tenant_id"], tenant_id.as_str());
+    hook_handle.stop(true).await;
+}

@@ -49,6 +49,7 @@ pub struct Settings {
     pub login_failure_delay_ms: Option<i64>,
     pub trusted_proxies: Option<String>,
     pub metrics_token: Option<String>,
+    pub alert_webhook_url: Option<String>,
     pub password_min_length: Option<i64>,
     pub password_max_length: Option<i64>,
     pub password_min_classes: Option<i64>,
@@ -86,6 +87,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("login_failure_delay_ms", Kind::Int),
     ("trusted_proxies", Kind::Text),
     ("metrics_token", Kind::Text),
+    ("alert_webhook_url", Kind::Text),
     ("password_min_length", Kind::Int),
     ("password_max_length", Kind::Int),
     ("password_min_classes", Kind::Int),
@@ -202,6 +204,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// L4: the bearer token `GET /metrics` requires; without one the endpoint does not exist.
     pub metrics_token: Option<gatehouse_types::Secret<String>>,
+    /// L4: where intrusion signals are POSTed (none: alerts only as metrics).
+    pub alert_webhook_url: Option<Url>,
     pub password_policy: PasswordPolicy,
     pub argon2: (u32, u32, u32),
 }
@@ -326,6 +330,14 @@ impl Config {
             );
         let trusted_proxies = parse_proxies(&mut c, s.trusted_proxies.as_deref().unwrap_or(""));
         let metrics_token = s.metrics_token.filter(|t| !t.is_empty()).map(gatehouse_types::Secret::new);
+        let alert_webhook_url = match s.alert_webhook_url.as_deref().filter(|u| !u.is_empty()).map(Url::parse) {
+            None => None,
+            Some(Ok(u)) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Some(u),
+            Some(_) => {
+                c.fail("alert_webhook_url", "must be an absolute https:// (or http://) URL");
+                None
+            }
+        };
         if metrics_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
             c.fail("metrics_token", "must be at least 32 characters (e.g. openssl rand -base64 32)");
         }
@@ -358,6 +370,7 @@ impl Config {
                 login_failure_delay,
                 trusted_proxies,
                 metrics_token,
+                alert_webhook_url,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,
             }),
@@ -437,6 +450,9 @@ mod tests {
         let s = Settings::load(None, &env(&[("GATEHOUSE_METRICS_TOKEN", "short")])).unwrap();
         let errs = Config::from_settings(s).unwrap_err().0;
         assert!(errs[0].starts_with("GATEHOUSE_METRICS_TOKEN") && !errs[0].contains("short"), "{errs:?}");
+        let s = Settings::load(None, &env(&[("GATEHOUSE_ALERT_WEBHOOK_URL", "ftp://alerts.example")])).unwrap();
+        let errs = Config::from_settings(s).unwrap_err().0;
+        assert!(errs[0].starts_with("GATEHOUSE_ALERT_WEBHOOK_URL"), "{errs:?}");
     }
 
     #[test]

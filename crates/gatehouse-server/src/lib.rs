@@ -1,6 +1,7 @@
 //! The Gatehouse server: configuration, TLS, the HTTP layer, and the operator commands behind
 //! the `gatehouse` binary.
 
+pub mod alerts;
 pub mod audit_writer;
 pub mod cache;
 pub mod cli;
@@ -142,6 +143,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
         token_limit: rate_limit::IpLimit::new(config.token_requests_per_second, rate_limit::Per::Second).map(Arc::new),
         failure_streaks: Arc::default(),
         metrics: Arc::default(),
+        alerts: Arc::new(alerts::Alerter::new(config.alert_webhook_url.clone())),
     });
     let limit = web::Data::new(BodyLimit(config.max_body_bytes));
     let max = config.max_body_bytes;

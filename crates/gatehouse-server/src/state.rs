@@ -32,4 +32,14 @@ pub struct AppState {
     pub failure_streaks: Arc<crate::rate_limit::FailureStreaks>,
     /// L4: the counters `GET /metrics` renders.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// L4: intrusion signals to the operator's webhook.
+    pub alerts: Arc<crate::alerts::Alerter>,
+}
+
+impl AppState {
+    /// L4: raises an intrusion signal (alert webhook, at most one per signal and tenant per
+    /// minute).
+    pub fn signal(&self, signal: crate::alerts::Signal, tenant_id: &str, details: serde_json::Value) {
+        self.alerts.raise(&self.outbound, signal, tenant_id, details);
+    }
 }

@@ -51,6 +51,8 @@ async fn revoke_after_replay(
     event.outcome = Outcome::Denied;
     tracing::warn!(action, client = %client.client_id, "token replay detected; revoking what was issued");
     state.metrics.count(crate::metrics::Event::TokenReplay);
+    let details = json!({ "action": action, "client_id": client.client_id });
+    state.signal(crate::alerts::Signal::TokenReplay, &tenant.tenant.id, details);
     let now = UnixTime::now().0;
     if let Some(jti) = access_jti {
         let (store, t, c, e) = (state.store.clone(), tenant.tenant.id.clone(), client.client_id.clone(), event.clone());

@@ -70,6 +70,7 @@ pub async fn count_failure(state: &AppState, tenant_id: &str, user: &User) -> Re
     let next = blocking(move || store.record_failure(&t, &id, policy, UnixTime::now(), &event)).await?;
     if next.is_locked(UnixTime::now()) {
         state.metrics.count(crate::metrics::Event::AccountLocked);
+        state.signal(crate::alerts::Signal::AccountLocked, tenant_id, json!({ "user_id": user.id }));
         tracing::warn!(user = %user.id, "account locked after repeated sign-in failures");
     }
     Ok(())

@@ -28,6 +28,8 @@ pub async fn over_limit(
     state.metrics.count(Event::RateLimited(endpoint));
     if limit.audit_refusal(ip) {
         tracing::warn!(endpoint = endpoint.name(), client_ip = %ip, "rate limit reached");
+        let details = serde_json::json!({ "endpoint": endpoint.name(), "client_ip": ip.to_string() });
+        state.signal(crate::alerts::Signal::RateLimited, &tenant.tenant.id, details);
         let mut event = AuditEvent::new("anonymous", "rate_limit")
             .tenant(&tenant.tenant.id)
             .target(format!("endpoint:{}", endpoint.name()));
