@@ -534,3 +534,31 @@ fn user_unlock_lifts_a_lockout_and_refuses_unknown_users() {
         assert_eq!(audit_records(&db), before + 1, "{db:?}: the lift is audited");
     }
 }
+
+#[test]
+fn user_reset_password_reads_stdin_and_checks_the_policy() {
+    for db in databases() {
+        create_acme(&db);
+        let create = [
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+        ];
+        json_ok(&gatehouse(&db, &[&create[..], &["--json"]].concat(), Some(PASSWORD)));
+        let reset =
+            |who: &'static str| ["user", "reset-password", "--tenant", "acme", "--username", who, "--password-stdin"];
+        refused(&gatehouse(&db, &reset("mallory"), Some("marmalade-quartz-violet")), "unknown user");
+        refused(&gatehouse(&db, &reset("alice"), Some("short")), "at least");
+        assert_eq!(audit_records(&db), 2, "{db:?}: refused resets change nothing");
+        let out =
+            json_ok(&gatehouse(&db, &[&reset("alice")[..], &["--json"]].concat(), Some("marmalade-quartz-violet")));
+        assert_eq!(out["sessions_ended"], 0, "{db:?}");
+        assert_eq!(audit_records(&db), 3, "{db:?}");
+    }
+}

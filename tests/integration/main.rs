@@ -2,6 +2,7 @@
 //! in-process HTTPS server per test on port 0, and the real `gatehouse` binary for the CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod cli;
 mod code_flow;
 mod http;

@@ -43,6 +43,18 @@ pub trait UserStore {
     fn user_roles(&self, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StoreError>;
     /// How many users of the tenant hold `role`.
     fn count_role_members(&self, tenant_id: &str, role: &str) -> Result<i64, StoreError>;
+    /// A9: sets a new password hash and, in the same transaction, ends every session of the
+    /// user, revokes every refresh token, clears failed sign-ins and appends `audit`. Returns
+    /// (sessions ended, refresh tokens revoked).
+    fn reset_password(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        password_hash: &str,
+        must_change_password: bool,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<(usize, usize), StoreError>;
 }
 
 /// Failed sign-ins per account (A4).

@@ -157,6 +157,22 @@ pub enum UserCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Set a new password (read from standard input); ends the user's sessions and revokes
+    /// their refresh tokens (A9).
+    ResetPassword {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (it never goes on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The user must choose a new password at next sign-in.
+        #[arg(long)]
+        must_change_password: bool,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Lift the lockout that repeated sign-in failures put on an account (A4).
     Unlock {
         #[arg(long)]

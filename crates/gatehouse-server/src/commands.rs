@@ -143,6 +143,17 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             });
             (out.json, result)
         }
+        Command::User(UserCommand::ResetPassword {
+            tenant,
+            username,
+            password_stdin: _,
+            must_change_password,
+            out,
+        }) => {
+            let result = read_password()
+                .and_then(|password| user_reset_password(config, &tenant, &username, &password, must_change_password));
+            (out.json, result)
+        }
         Command::User(UserCommand::Unlock { tenant, username, out }) => {
             (out.json, user_unlock(config, &tenant, &username))
         }
@@ -305,4 +316,41 @@ fn user_unlock(config: &Config, tenant: &str, username: &str) -> anyhow::Result<
         format!("{username} in {tenant} had no failed sign-ins to clear")
     };
     Ok(Output { text, json: json!({ "tenant": tenant, "username": username, "cleared": cleared }) })
+}
+
+/// A9: an operator resets a password; the user's sessions and refresh tokens end with it.
+fn user_reset_password(
+    config: &Config,
+    tenant: &str,
+    username: &str,
+    password: &Secret<String>,
+    must_change_password: bool,
+) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let (m, t, p) = config.argon2;
+    let hasher = PasswordHasher::new(m, t, p)?;
+    let policy = &config.password_policy;
+    let reset = admin::reset_password(
+        &store,
+        &hasher,
+        policy,
+        &actor(),
+        tenant,
+        username,
+        password,
+        must_change_password,
+        UnixTime::now(),
+    )?;
+    Ok(Output {
+        text: format!(
+            "new password for {username} in {tenant}; {} session(s) ended, {} refresh token(s) revoked",
+            reset.sessions_ended, reset.refresh_tokens_revoked
+        ),
+        json: json!({
+            "tenant": tenant,
+            "username": username,
+            "sessions_ended": reset.sessions_ended,
+            "refresh_tokens_revoked": reset.refresh_tokens_revoked,
+        }),
+    })
 }

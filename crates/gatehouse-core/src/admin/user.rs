@@ -85,3 +85,40 @@ pub fn unlock_user(
     let audit = AuditEvent::new(actor, "account.unlock").tenant(&t.id).target(format!("user:{}", user.id));
     Ok(store.clear_lockout(&t.id, &user.id, Some(&audit))?)
 }
+
+/// What an administrator's password reset changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordReset {
+    pub sessions_ended: usize,
+    pub refresh_tokens_revoked: usize,
+}
+
+/// A9: an administrator sets a new password for `username` (checked against the policy, A2);
+/// every session and refresh token of the user is revoked with it, failed sign-ins are
+/// forgotten, and the reset is audited, all in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn reset_password(
+    store: &(impl TenantStore + UserStore),
+    hasher: &PasswordHasher,
+    policy: &PasswordPolicy,
+    actor: &str,
+    tenant: &str,
+    username: &str,
+    password: &Secret<String>,
+    must_change_password: bool,
+    now: UnixTime,
+) -> Result<PasswordReset, AdminError> {
+    let t = require_tenant(store, tenant)?;
+    let user = store
+        .user_by_username(&t.id, username)?
+        .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))?;
+    policy.check(password.expose(), &[user.username.as_str(), user.email.as_str()]).map_err(AdminError::invalid)?;
+    let hash = hasher.hash(password).map_err(|e| AdminError::Internal(e.to_string()))?;
+    let audit = AuditEvent::new(actor, "user.password_reset")
+        .tenant(&t.id)
+        .target(format!("user:{}", user.id))
+        .details(json!({ "must_change_password": must_change_password, "sessions_and_refresh_tokens": "revoked" }));
+    let (sessions_ended, refresh_tokens_revoked) =
+        store.reset_password(&t.id, &user.id, &hash, must_change_password, now.0, &audit)?;
+    Ok(PasswordReset { sessions_ended, refresh_tokens_revoked })
+}
