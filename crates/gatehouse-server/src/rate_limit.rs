@@ -60,12 +60,24 @@ impl IpLimit {
             self.limiter.retain_recent();
             self.audit_gate.retain_recent();
         }
-        self.limiter.check_key(&ip).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+        self.limiter.check_key(&subscriber(ip)).map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
     /// Whether this refusal of `ip` is the one of its minute that gets an audit record.
     pub fn audit_refusal(&self, ip: IpAddr) -> bool {
-        self.audit_gate.check_key(&ip).is_ok()
+        self.audit_gate.check_key(&subscriber(ip)).is_ok()
+    }
+}
+
+/// The unit a limit counts: an IPv4 address, or an IPv6 /64 (one subscriber's network, which
+/// it can fill with addresses at will).
+fn subscriber(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
     }
 }
 
@@ -129,6 +141,12 @@ mod tests {
         assert!(limit.check(b).is_ok(), "another address has its own allowance");
         assert!(limit.audit_refusal(a) && !limit.audit_refusal(a), "one audit record per minute");
         assert!(IpLimit::new(0, Per::Second).is_none(), "0 means no limit");
+        let six = IpLimit::new(1, Per::Minute).unwrap();
+        assert!(six.check("2001:db8:1:2::1".parse().unwrap()).is_ok());
+        assert!(six.check("2001:db8:1:2:ffff::9".parse().unwrap()).is_err(), "one IPv6 /64 is one client");
+        assert!(six.check("2001:db8:1:3::1".parse().unwrap()).is_ok(), "another /64");
+        assert!(six.check("::ffff:192.0.2.1".parse().unwrap()).is_ok());
+        assert!(six.check("192.0.2.1".parse().unwrap()).is_err(), "IPv4-mapped is the IPv4 address");
         assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
         assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
