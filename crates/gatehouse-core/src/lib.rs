@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod backup;
 pub mod crypto;
 pub mod flow;
 pub mod jose;

@@ -22,6 +22,20 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations.
     Migrate(JsonFlag),
+    /// Write an encrypted, consistent snapshot of the database to a new file (D2).
+    Backup {
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Replace the database by a backup (stop the server first) (D2).
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),

@@ -83,6 +83,12 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
     match command {
         Command::Serve => (false, Err(anyhow::anyhow!("serve is not a one-shot command"))),
         Command::Migrate(f) => (f.json, migrate(config)),
+        Command::Backup { out, json } => {
+            (json.json, crate::backup::backup(config, &out, &actor()).map(|(text, json)| Output { text, json }))
+        }
+        Command::Restore { from, json } => {
+            (json.json, crate::backup::restore(config, &from, &actor()).map(|(text, json)| Output { text, json }))
+        }
         Command::Tenant(TenantCommand::Create { slug, display_name, out }) => {
             (out.json, tenant_create(config, CreateTenant { slug, display_name }))
         }
@@ -184,12 +190,18 @@ fn store(config: &Config) -> anyhow::Result<Store> {
 
 fn migrate(config: &Config) -> anyhow::Result<Output> {
     crate::ensure_data_dir(config)?;
+    let backed_up = crate::backup::before_migrating(config)?;
     let db = gatehouse_store::Database::connect(&config.database)?;
     let applied = db.migrate()?;
     let backend = format!("{:?}", db.backend()).to_lowercase();
     Ok(Output {
-        text: format!("{} migration(s) applied on {backend}", applied.len()),
-        json: json!({ "applied": applied, "backend": backend }),
+        text: match &backed_up {
+            Some(path) => {
+                format!("{} migration(s) applied on {backend}, after a backup to {}", applied.len(), path.display())
+            }
+            None => format!("{} migration(s) applied on {backend}", applied.len()),
+        },
+        json: json!({ "applied": applied, "backend": backend, "backup": backed_up.map(|p| p.display().to_string()) }),
     })
 }
 

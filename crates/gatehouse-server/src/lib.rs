@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod audit_writer;
+pub mod backup;
 pub mod cache;
 pub mod cli;
 pub mod commands;
@@ -78,6 +79,7 @@ pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     ensure_data_dir(config)?;
     let master = master_key::load(config)?;
+    backup::before_migrating(config)?;
     Store::open(&config.database, &master).map_err(|e| anyhow::anyhow!("{e}"))
 }
 

@@ -12,6 +12,7 @@ mod lockout;
 mod migrate;
 mod schema;
 mod signing_keys;
+pub mod snapshot;
 mod tenants;
 mod users;
 

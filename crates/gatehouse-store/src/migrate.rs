@@ -15,6 +15,18 @@ const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgre
 const MIGRATION_LOCK: i64 = 0x6761_7465_686f;
 
 impl Database {
+    /// D2: whether migrations are pending on a database that already holds data (one with
+    /// migrations applied), which must be backed up before they run.
+    pub fn needs_backup_before_migrating(&self) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let (applied, pending) = match &mut *conn {
+            DbConnection::Sqlite(c) => (c.applied_migrations(), c.pending_migrations(SQLITE).map(|p| p.len())),
+            DbConnection::Pg(c) => (c.applied_migrations(), c.pending_migrations(POSTGRES).map(|p| p.len())),
+        };
+        let applied = applied.map_err(unavailable)?;
+        Ok(!applied.is_empty() && pending.map_err(unavailable)? > 0)
+    }
+
     /// Applies pending migrations in one write transaction (all or none); returns the versions
     /// applied. Concurrent migrators (server and CLI starting together) wait for each other:
     /// on SQLite on the write transaction's file lock, on PostgreSQL on a transaction-scoped
