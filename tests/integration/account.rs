@@ -1,7 +1,8 @@
 //! A9: an administrator's password reset ends the user's sessions and refresh tokens.
+//! S5: a tenant that binds sessions ends one presented from another user agent or address.
 
 use gatehouse_core::UnixTime;
-use gatehouse_core::admin::{self, PasswordReset};
+use gatehouse_core::admin::{self, CreateTenant, PasswordReset};
 use gatehouse_core::store::AuditStore;
 use gatehouse_testkit::databases;
 use gatehouse_types::Secret;
@@ -13,6 +14,7 @@ use crate::code_flow::{
     spa, submit_login, user,
 };
 use crate::oauth::{server, tenant};
+use crate::support::{TestServer, config};
 
 const NEW_PASSWORD: &str = "marmalade-quartz-violet";
 
@@ -69,5 +71,50 @@ async fn a_password_reset_ends_sessions_and_refresh_tokens() {
         );
         let records = store.audit_page(0, 10_000).unwrap();
         assert_eq!(records.iter().filter(|r| r.action == "user.password_reset").count(), 1, "{db:?}");
+    }
+}
+
+/// Whether `b`, sending `headers`, still has a session in `tenant` (prompt=none yields a code).
+async fn signed_in(
+    server: &TestServer,
+    b: &reqwest::Client,
+    tenant: &str,
+    spa: &str,
+    headers: &[(&str, &str)],
+) -> bool {
+    let mut req = b.get(authorize_url(server, tenant, spa, &[("prompt", "none")]));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    param(&location_params(&req.send().await.unwrap()).1, "code").is_some()
+}
+
+#[actix_web::test]
+async fn a_bound_session_ends_when_presented_from_another_user_agent_or_address() {
+    for db in databases() {
+        // The test client is the trusted proxy, so X-Forwarded-For sets the client address.
+        let env = [("GATEHOUSE_CACHE_TTL_SECS", "0"), ("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1")];
+        let server = TestServer::start_with(config(&db, &env), None).await;
+        let store = &server.running.store;
+        for (slug, bind_sessions) in [("acme", true), ("globex", false)] {
+            let input = CreateTenant { slug: slug.into(), bind_sessions, ..Default::default() };
+            admin::create_tenant(store, "test", &input, UnixTime::now()).unwrap();
+            user(&server, slug, "alice");
+        }
+        let (acme, globex) = (spa(&server, "acme", "Web App", true), spa(&server, "globex", "Web App", true));
+
+        for (other, value) in [("X-Forwarded-For", "203.0.113.7"), ("User-Agent", "another-browser/1.0")] {
+            let b = browser(&server);
+            login_for_code(&server, &b, "acme", &acme, "alice").await;
+            assert!(signed_in(&server, &b, "acme", &acme, &[]).await, "{db:?}: same agent and address");
+            assert!(!signed_in(&server, &b, "acme", &acme, &[(other, value)]).await, "{db:?}: {other}");
+            assert!(!signed_in(&server, &b, "acme", &acme, &[]).await, "{db:?}: {other}: the session ended");
+
+            // A tenant that does not bind keeps the session wherever it comes from.
+            login_for_code(&server, &b, "globex", &globex, "alice").await;
+            assert!(signed_in(&server, &b, "globex", &globex, &[(other, value)]).await, "{db:?}: unbound");
+        }
+        let records = store.audit_page(0, 10_000).unwrap();
+        assert_eq!(records.iter().filter(|r| r.action == "session.binding_mismatch").count(), 2, "{db:?}");
     }
 }

@@ -24,6 +24,9 @@ fn commands_print_one_json_object() {
         assert_eq!(t["slug"], "acme", "{db:?}");
         assert_eq!(t["issuer"], "https://localhost:8443/tenants/acme");
         assert_eq!(t["id"].as_str().unwrap().len(), 36);
+        assert_eq!(t["bind_sessions"], false);
+        let bound = json_ok(&gatehouse(&db, &["tenant", "create", "bound", "--bind-sessions", "--json"], None));
+        assert_eq!(bound["bind_sessions"], true, "S5: a tenant policy");
 
         let spa = json_ok(&gatehouse(
             &db,
@@ -109,7 +112,7 @@ fn commands_print_one_json_object() {
 
         let v = json_ok(&gatehouse(&db, &["audit", "verify", "--json"], None));
         assert_eq!(v["ok"], true);
-        assert_eq!(v["records"], 4, "{db:?}: tenant, two clients, user");
+        assert_eq!(v["records"], 5, "{db:?}: two tenants, two clients, user");
     }
 }
 

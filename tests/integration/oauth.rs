@@ -24,7 +24,7 @@ pub async fn server(db: &TestDatabase) -> TestServer {
 }
 
 pub fn tenant(server: &TestServer, slug: &str) {
-    let input = CreateTenant { slug: slug.into(), display_name: None };
+    let input = CreateTenant { slug: slug.into(), ..Default::default() };
     admin::create_tenant(&server.running.store, "test", &input, UnixTime::now()).unwrap();
 }
 

@@ -14,6 +14,8 @@ pub struct Tenant {
     /// The platform tenant holds the platform administrators (AC4).
     pub is_platform: bool,
     pub created_at: i64,
+    /// S5: sessions are bound to the user agent and address that created them.
+    pub bind_sessions: bool,
 }
 
 impl Tenant {

@@ -159,6 +159,10 @@ pub struct SessionRecord {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    /// S5: SHA-256 of the `User-Agent` the session was created with.
+    pub user_agent_hash: Option<Vec<u8>>,
+    /// S5: the client address the session was created from.
+    pub client_ip: Option<String>,
 }
 
 /// An authorization request waiting for login or consent.

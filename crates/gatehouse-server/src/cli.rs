@@ -95,6 +95,9 @@ pub enum TenantCommand {
         slug: String,
         #[arg(long)]
         display_name: Option<String>,
+        /// S5: end a session presented from another user agent or address than it began with.
+        #[arg(long)]
+        bind_sessions: bool,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -89,8 +89,8 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
         Command::Restore { from, json } => {
             (json.json, crate::backup::restore(config, &from, &actor()).map(|(text, json)| Output { text, json }))
         }
-        Command::Tenant(TenantCommand::Create { slug, display_name, out }) => {
-            (out.json, tenant_create(config, CreateTenant { slug, display_name }))
+        Command::Tenant(TenantCommand::Create { slug, display_name, bind_sessions, out }) => {
+            (out.json, tenant_create(config, CreateTenant { slug, display_name, bind_sessions }))
         }
         Command::Client(command) => {
             let ClientCommand::Create {
@@ -211,7 +211,13 @@ fn tenant_create(config: &Config, input: CreateTenant) -> anyhow::Result<Output>
     let issuer = t.issuer(&config.public_url);
     Ok(Output {
         text: format!("created tenant {} ({})\nissuer: {issuer}", t.slug, t.id),
-        json: json!({ "id": t.id, "slug": t.slug, "display_name": t.display_name, "issuer": issuer }),
+        json: json!({
+            "id": t.id,
+            "slug": t.slug,
+            "display_name": t.display_name,
+            "issuer": issuer,
+            "bind_sessions": t.bind_sessions,
+        }),
     })
 }
 

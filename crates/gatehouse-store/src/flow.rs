@@ -13,11 +13,35 @@ use crate::conn::{DbConnection, on_backend};
 use crate::error::unavailable;
 use crate::schema::{auth_codes, auth_requests, consents, refresh_tokens, revoked_tokens, sessions};
 
-type SessionRow = (String, String, String, i64, String, String, i64, i64, i64);
+type SessionRow = (String, String, String, i64, String, String, i64, i64, i64, Option<Vec<u8>>, Option<String>);
 
 fn session_of(r: SessionRow) -> SessionRecord {
-    let (sid, tenant_id, user_id, auth_time, amr, acr, created_at, last_seen_at, expires_at) = r;
-    SessionRecord { sid, tenant_id, user_id, auth_time, amr, acr, created_at, last_seen_at, expires_at }
+    let (
+        sid,
+        tenant_id,
+        user_id,
+        auth_time,
+        amr,
+        acr,
+        created_at,
+        last_seen_at,
+        expires_at,
+        user_agent_hash,
+        client_ip,
+    ) = r;
+    SessionRecord {
+        sid,
+        tenant_id,
+        user_id,
+        auth_time,
+        amr,
+        acr,
+        created_at,
+        last_seen_at,
+        expires_at,
+        user_agent_hash,
+        client_ip,
+    }
 }
 
 const SESSION_COLUMNS: (
@@ -30,6 +54,8 @@ const SESSION_COLUMNS: (
     sessions::created_at,
     sessions::last_seen_at,
     sessions::expires_at,
+    sessions::user_agent_hash,
+    sessions::client_ip,
 ) = (
     sessions::sid,
     sessions::tenant_id,
@@ -40,6 +66,8 @@ const SESSION_COLUMNS: (
     sessions::created_at,
     sessions::last_seen_at,
     sessions::expires_at,
+    sessions::user_agent_hash,
+    sessions::client_ip,
 );
 
 #[derive(Queryable, Insertable)]
@@ -190,6 +218,8 @@ impl FlowStore for Store {
                     sessions::created_at.eq(s.created_at),
                     sessions::last_seen_at.eq(s.last_seen_at),
                     sessions::expires_at.eq(s.expires_at),
+                    sessions::user_agent_hash.eq(&s.user_agent_hash),
+                    sessions::client_ip.eq(&s.client_ip),
                 ))
                 .execute(conn)
                 .map_err(unavailable)?;

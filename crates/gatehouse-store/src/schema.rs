@@ -7,6 +7,7 @@ diesel::table! {
         display_name -> Text,
         is_platform -> Bool,
         created_at -> BigInt,
+        bind_sessions -> Bool,
     }
 }
 
@@ -117,6 +118,8 @@ diesel::table! {
         last_seen_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        user_agent_hash -> Nullable<Binary>,
+        client_ip -> Nullable<Text>,
     }
 }
 

@@ -19,6 +19,7 @@ struct Row {
     display_name: String,
     is_platform: bool,
     created_at: i64,
+    bind_sessions: bool,
 }
 
 impl From<Row> for Tenant {
@@ -29,6 +30,7 @@ impl From<Row> for Tenant {
             display_name: r.display_name,
             is_platform: r.is_platform,
             created_at: r.created_at,
+            bind_sessions: r.bind_sessions,
         }
     }
 }
@@ -41,6 +43,7 @@ impl TenantStore for Store {
             display_name: t.display_name.clone(),
             is_platform: t.is_platform,
             created_at: t.created_at,
+            bind_sessions: t.bind_sessions,
         };
         self.db.write_tx(|conn| {
             diesel::insert_into(tenants::table)

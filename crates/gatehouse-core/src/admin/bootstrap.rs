@@ -41,6 +41,7 @@ pub fn bootstrap_platform(
                 display_name: "Platform".to_owned(),
                 is_platform: true,
                 created_at: now.0,
+                bind_sessions: false,
             };
             let audit = AuditEvent::new("system", "tenant.create")
                 .tenant(&tenant.id)

@@ -10,10 +10,12 @@ use crate::model::Tenant;
 use crate::store::TenantStore;
 
 /// Input of `tenant create`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateTenant {
     pub slug: String,
     pub display_name: Option<String>,
+    /// S5: bind sessions to the user agent and address that created them.
+    pub bind_sessions: bool,
 }
 
 /// IO1: display names are printable text of 1–100 characters.
@@ -37,7 +39,14 @@ pub fn create_tenant(
     let slug = TenantSlug::parse(&input.slug).map_err(AdminError::invalid)?;
     let display_name = input.display_name.clone().unwrap_or_else(|| slug.to_string());
     check_display_name(&display_name)?;
-    let tenant = Tenant { id: new_id(), slug: slug.to_string(), display_name, is_platform: false, created_at: now.0 };
+    let tenant = Tenant {
+        id: new_id(),
+        slug: slug.to_string(),
+        display_name,
+        is_platform: false,
+        created_at: now.0,
+        bind_sessions: input.bind_sessions,
+    };
     let audit = AuditEvent::new(actor, "tenant.create")
         .tenant(&tenant.id)
         .target(format!("tenant:{}", tenant.id))

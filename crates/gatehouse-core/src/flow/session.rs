@@ -45,6 +45,8 @@ pub fn new_session(
         created_at: now.0,
         last_seen_at: now.0,
         expires_at: now.0 + policy.absolute_secs,
+        user_agent_hash: None,
+        client_ip: None,
     };
     (cookie, record)
 }
@@ -52,6 +54,14 @@ pub fn new_session(
 /// S4: a session idle longer than the policy allows is over, whatever its absolute expiry.
 pub fn is_live(s: &SessionRecord, policy: SessionPolicy, now: UnixTime) -> bool {
     now.0 < s.expires_at && now.0 - s.last_seen_at < policy.idle_secs
+}
+
+/// S5: whether a request from this user agent (its hash) and address may go on using `s` in
+/// a tenant that binds sessions. A session without recorded values fails (closed).
+pub fn binding_holds(s: &SessionRecord, user_agent_hash: &[u8], client_ip: Option<&str>) -> bool {
+    s.user_agent_hash.as_deref() == Some(user_agent_hash)
+        && s.client_ip.is_some()
+        && s.client_ip.as_deref() == client_ip
 }
 
 /// RP-Initiated Logout 1.0 §6: a logout request without a valid `id_token_hint` may be forged
@@ -84,6 +94,18 @@ mod tests {
         let mut busy = s.clone();
         busy.last_seen_at = 1000 + 12 * 3600 - 1;
         assert!(!is_live(&busy, p, UnixTime(1000 + 12 * 3600)), "absolute");
+    }
+
+    #[test]
+    fn a_bound_session_holds_only_for_its_user_agent_and_address() {
+        let (_, mut s) = new_session("t", "u", &["pwd"], "acr", SessionPolicy::default(), UnixTime(1000));
+        assert!(!binding_holds(&s, b"ua", Some("192.0.2.1")), "nothing recorded: fails closed");
+        s.user_agent_hash = Some(b"ua".to_vec());
+        s.client_ip = Some("192.0.2.1".into());
+        assert!(binding_holds(&s, b"ua", Some("192.0.2.1")));
+        assert!(!binding_holds(&s, b"other", Some("192.0.2.1")), "another user agent");
+        assert!(!binding_holds(&s, b"ua", Some("192.0.2.2")), "another address");
+        assert!(!binding_holds(&s, b"ua", None));
     }
 
     #[test]

@@ -66,7 +66,7 @@ async fn gatehouse() -> Gatehouse {
         .unwrap();
     let store = &running.store;
     for slug in ["acme", "globex"] {
-        admin::create_tenant(store, "test", &CreateTenant { slug: slug.into(), display_name: None }, UnixTime::now())
+        admin::create_tenant(store, "test", &CreateTenant { slug: slug.into(), ..Default::default() }, UnixTime::now())
             .unwrap();
     }
     Gatehouse { running, base, http, _db: db }

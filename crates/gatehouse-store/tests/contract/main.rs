@@ -24,7 +24,7 @@ fn open(db: &TestDatabase) -> Store {
 }
 
 fn tenant(store: &Store, slug: &str) -> Tenant {
-    admin::create_tenant(store, "test", &CreateTenant { slug: slug.into(), display_name: None }, NOW).unwrap()
+    admin::create_tenant(store, "test", &CreateTenant { slug: slug.into(), ..Default::default() }, NOW).unwrap()
 }
 
 fn audit_count(store: &Store) -> usize {
@@ -68,7 +68,8 @@ fn tenants_round_trip_and_slug_is_unique() {
         assert_eq!(store.tenant_by_slug("acme").unwrap(), Some(t.clone()), "{db:?}");
         assert_eq!(t.issuer("https://id.example.com/"), "https://id.example.com/tenants/acme");
         let before = audit_count(&store);
-        let dup = admin::create_tenant(&store, "test", &CreateTenant { slug: "acme".into(), display_name: None }, NOW);
+        let dup =
+            admin::create_tenant(&store, "test", &CreateTenant { slug: "acme".into(), ..Default::default() }, NOW);
         assert!(
             matches!(
                 dup,

@@ -9,10 +9,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
+use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::crypto::random_token;
 use gatehouse_core::flow::authorize::{AuthorizeRequest, RedirectError, ResponseMode};
 use gatehouse_core::flow::secret_hash;
-use gatehouse_core::flow::session::{SessionPolicy, is_live};
+use gatehouse_core::flow::session::{SessionPolicy, binding_holds, is_live};
 use gatehouse_core::model::Client;
 use gatehouse_core::store::{FlowStore, PendingRequest, SessionRecord};
 use gatehouse_types::ProtocolError;
@@ -20,6 +21,7 @@ use subtle::ConstantTimeEq;
 
 use super::context::TenantEntry;
 use super::context::blocking;
+use crate::http::client_ip::client_ip;
 use crate::http::pages::{self, FormPostPage};
 use crate::state::AppState;
 
@@ -50,6 +52,7 @@ pub async fn current_session(
     tenant: &TenantEntry,
 ) -> Result<Option<(Vec<u8>, SessionRecord)>, ProtocolError> {
     let Some(c) = req.cookie(SESSION_COOKIE) else { return Ok(None) };
+    let ip = client_ip(req).map(|ip| ip.to_string());
     let hash = secret_hash(c.value());
     let now = UnixTime::now();
     let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());
@@ -57,9 +60,26 @@ pub async fn current_session(
     if !is_live(&session, SessionPolicy::default(), now) {
         return Ok(None);
     }
+    if tenant.tenant.bind_sessions && !binding_holds(&session, &user_agent_hash(req), ip.as_deref()) {
+        // S5: presented from another user agent or address: the session ends here.
+        let mut audit = AuditEvent::new(format!("user:{}", session.user_id), "session.binding_mismatch")
+            .tenant(&tenant.tenant.id)
+            .target(format!("user:{}", session.user_id))
+            .details(serde_json::json!({ "sid": session.sid }));
+        audit.outcome = Outcome::Denied;
+        audit.source_ip = ip;
+        let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());
+        blocking(move || store.end_session(&tenant_id, &h, now.0, &audit)).await?;
+        return Ok(None);
+    }
     let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());
     blocking(move || store.touch_session(&tenant_id, &h, now.0)).await?;
     Ok(Some((hash, session)))
+}
+
+/// S5: the SHA-256 of the request's `User-Agent` (empty when absent).
+pub fn user_agent_hash(req: &HttpRequest) -> Vec<u8> {
+    secret_hash(req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""))
 }
 
 /// A waiting request as handed to a page: its id, its CSRF token, and the binding cookie.

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::authorize::{continue_flow, flow_error, issue_code, login_page};
-use super::browser::{SESSION_COOKIE, cookie, current_session, load_pending, pending_client, refused_page};
+use super::browser::{self, SESSION_COOKIE, cookie, current_session, load_pending, pending_client, refused_page};
 use super::context::{TenantEntry, TenantScope, blocking};
 use super::signin::{self, Attempt};
 use super::throttle;
@@ -136,8 +136,11 @@ async fn handle_login(
     }
     // S3: a new session id on every login; the old cookie, if any, is simply replaced.
     let now = UnixTime::now();
-    let (session_cookie, session) =
+    let (session_cookie, mut session) =
         new_session(&tenant.tenant.id, &user.id, &["pwd"], ACR_PASSWORD, SessionPolicy::default(), now);
+    // S5: what the session is bound to, should its tenant bind sessions.
+    session.user_agent_hash = Some(browser::user_agent_hash(req));
+    session.client_ip = client_ip(req).map(|ip| ip.to_string());
     let mut event = AuditEvent::new(format!("user:{}", user.id), "login")
         .tenant(&tenant.tenant.id)
         .target(format!("user:{}", user.id))
