@@ -106,6 +106,9 @@ fn commands_print_one_json_object() {
         assert_eq!(u["id"].as_str().unwrap().len(), 36);
         assert_eq!(u["roles"], serde_json::json!(["billing", "tenant-admin"]));
 
+        let p = json_ok(&gatehouse(&db, &["purge", "--json"], None));
+        assert_eq!((p["sessions"].as_u64(), p["auth_codes"].as_u64()), (Some(0), Some(0)), "D3: nothing expired yet");
+
         let m = json_ok(&gatehouse(&db, &["migrate", "--json"], None));
         assert_eq!(m["applied"], serde_json::json!([]), "already migrated");
         assert_eq!(m["backend"], db.backend);

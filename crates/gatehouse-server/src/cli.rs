@@ -22,6 +22,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations.
     Migrate(JsonFlag),
+    /// Delete expired codes, tokens, sessions and requests now (the server does it every 15 min) (D3).
+    Purge(JsonFlag),
     /// Write an encrypted, consistent snapshot of the database to a new file (D2).
     Backup {
         #[arg(long)]

@@ -83,6 +83,7 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
     match command {
         Command::Serve => (false, Err(anyhow::anyhow!("serve is not a one-shot command"))),
         Command::Migrate(f) => (f.json, migrate(config)),
+        Command::Purge(f) => (f.json, purge(config)),
         Command::Backup { out, json } => {
             (json.json, crate::backup::backup(config, &out, &actor()).map(|(text, json)| Output { text, json }))
         }
@@ -370,5 +371,24 @@ fn user_reset_password(
             "sessions_ended": reset.sessions_ended,
             "refresh_tokens_revoked": reset.refresh_tokens_revoked,
         }),
+    })
+}
+
+/// D3: purges expired records now.
+fn purge(config: &Config) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let idle = gatehouse_core::flow::session::SessionPolicy::default().idle_secs;
+    let purged = store.purge_expired(UnixTime::now().0, idle)?;
+    Ok(Output {
+        text: format!(
+            "purged {} code(s), {} refresh token(s), {} session(s), {} request(s), {} revocation(s), {} assertion id(s)",
+            purged.auth_codes,
+            purged.refresh_tokens,
+            purged.sessions,
+            purged.auth_requests,
+            purged.revoked_tokens,
+            purged.assertion_jtis
+        ),
+        json: serde_json::to_value(purged)?,
     })
 }

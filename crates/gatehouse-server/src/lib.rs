@@ -12,6 +12,7 @@ pub mod http;
 pub mod logging;
 pub mod master_key;
 pub mod metrics;
+pub mod purge;
 pub mod rate_limit;
 pub mod state;
 pub mod tls;
@@ -192,6 +193,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
     }
     tracing::info!(https = %https_addr, http = ?http_addr, public_url = %config.public_url, "gatehouse listening");
     let handles = servers.iter().map(Server::handle).collect();
+    actix_web::rt::spawn(purge::every(store.clone(), purge::INTERVAL));
     let servers = servers.into_iter().map(actix_web::rt::spawn).collect();
     Ok(Running { https_addr, http_addr, certs, store, handles, servers })
 }

@@ -10,6 +10,7 @@ mod flow;
 mod keys;
 mod lockout;
 mod migrate;
+pub mod purge;
 mod schema;
 mod signing_keys;
 pub mod snapshot;

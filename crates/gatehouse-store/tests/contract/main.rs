@@ -296,3 +296,64 @@ fn bootstrap_creates_platform_admin_once() {
         assert!(admin::bootstrap_platform(&store, &fast_hasher(), NOW).unwrap().is_none(), "{db:?}: second start");
     }
 }
+
+#[test]
+fn purge_removes_what_expired_and_keeps_what_is_live() {
+    use gatehouse_core::store::{FlowStore, PendingRequest, RevocationStore, SessionRecord};
+
+    for db in databases() {
+        let store = open(&db);
+        let t = tenant(&store, "acme");
+        let user = admin::create_user(
+            &store,
+            &fast_hasher(),
+            &PasswordPolicy::default(),
+            "test",
+            &new_user("acme", "alice", "a@example.com", &[]),
+            NOW,
+        )
+        .unwrap();
+        let now = NOW.0;
+        let audit = AuditEvent::new("test", "test");
+        let session = |sid: &str, expires_at: i64| SessionRecord {
+            sid: sid.into(),
+            tenant_id: t.id.clone(),
+            user_id: user.id.clone(),
+            auth_time: now - 7200,
+            amr: "pwd".into(),
+            acr: "acr".into(),
+            created_at: now - 7200,
+            last_seen_at: now,
+            expires_at,
+            user_agent_hash: None,
+            client_ip: None,
+        };
+        store.create_session(b"old", &session("old", now - 7200), &audit).unwrap();
+        store.create_session(b"live", &session("live", now + 3600), &audit).unwrap();
+        let request = |id: &str, expires_at: i64| PendingRequest {
+            id: id.into(),
+            tenant_id: t.id.clone(),
+            client_id: "c".into(),
+            params: "{}".into(),
+            binding_hash: vec![1],
+            csrf_hash: vec![2],
+            created_at: now - 600,
+            expires_at,
+        };
+        store.save_request(&request("old", now - 1)).unwrap();
+        store.save_request(&request("live", now + 600)).unwrap();
+        store.revoke_jti(&t.id, "old-jti", "c", now - 1, &audit).unwrap();
+        store.revoke_jti(&t.id, "live-jti", "c", now + 600, &audit).unwrap();
+        assert!(store.use_assertion_jti(&t.id, "c", "old-a", now - 1).unwrap());
+        assert!(store.use_assertion_jti(&t.id, "c", "live-a", now + 600).unwrap());
+
+        let purged = store.purge_expired(now, 1800).unwrap();
+        assert_eq!((purged.sessions, purged.auth_requests), (1, 1), "{db:?}: {purged:?}");
+        assert_eq!((purged.revoked_tokens, purged.assertion_jtis), (1, 1), "{db:?}: {purged:?}");
+        assert!(store.session(&t.id, b"live", now).unwrap().is_some(), "{db:?}");
+        assert!(store.pending_request(&t.id, "live", now).unwrap().is_some(), "{db:?}");
+        assert!(store.is_revoked(&t.id, "live-jti").unwrap(), "{db:?}: a live revocation stays");
+        assert!(!store.use_assertion_jti(&t.id, "c", "live-a", now + 600).unwrap(), "{db:?}: replay still caught");
+        assert_eq!(store.purge_expired(now, 1800).unwrap(), Default::default(), "{db:?}: nothing left to purge");
+    }
+}
