@@ -1,25 +1,25 @@
 //! The operator commands. Each returns one JSON object and a human line; `run` prints the one
 //! the operator asked for, or the error on stderr with exit code 1.
 
-use std::io::Read;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use gatehouse_core::UnixTime;
 use gatehouse_core::admin::{self, CreateClient, CreateTenant, CreateUser};
-use gatehouse_core::audit::{AuditEvent, verify_chain};
-use gatehouse_core::jose::SigningAlg;
-use gatehouse_core::keys;
-use gatehouse_core::password::PasswordHasher;
+use gatehouse_core::audit::verify_chain;
 use gatehouse_store::Store;
-use gatehouse_types::Secret;
 use serde_json::{Value, json};
 
 use crate::cli::{AuditCommand, Cli, ClientCommand, Command, KeysCommand, TenantCommand, UserCommand};
 use crate::config::{Config, Settings};
 
+mod keys;
+mod users;
+
+use keys::{keys_rotate, rotate_master};
+use users::{read_password, user_create, user_reset_password, user_unlock};
+
 /// What a command produced: the JSON object and the text for humans.
-struct Output {
+pub(crate) struct Output {
     json: Value,
     text: String,
 }
@@ -174,17 +174,6 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
     }
 }
 
-/// Reads the password from stdin, dropping one trailing newline.
-fn read_password() -> anyhow::Result<Secret<String>> {
-    let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
-    let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
-    if text.is_empty() {
-        bail!("no password on standard input");
-    }
-    Ok(Secret::new(text.to_owned()))
-}
-
 fn store(config: &Config) -> anyhow::Result<Store> {
     crate::open_store(config)
 }
@@ -251,20 +240,6 @@ fn client_create(config: &Config, input: CreateClient) -> anyhow::Result<Output>
     Ok(Output { json, text })
 }
 
-fn user_create(config: &Config, input: CreateUser) -> anyhow::Result<Output> {
-    let store = store(config)?;
-    let (m, t, p) = config.argon2;
-    let hasher = PasswordHasher::new(m, t, p)?;
-    let u = admin::create_user(&store, &hasher, &config.password_policy, &actor(), &input, UnixTime::now())?;
-    let mut roles = input.roles.clone();
-    roles.sort();
-    roles.dedup();
-    Ok(Output {
-        text: format!("created user {} ({})", u.username, u.id),
-        json: json!({ "id": u.id, "username": u.username, "email": u.email, "roles": roles }),
-    })
-}
-
 fn audit_verify(config: &Config) -> anyhow::Result<Output> {
     let store = store(config)?;
     let report = verify_chain(&store, store.vault())?;
@@ -274,103 +249,6 @@ fn audit_verify(config: &Config) -> anyhow::Result<Output> {
             report.records, report.head_seq, report.head_hash
         ),
         json: json!({ "ok": true, "records": report.records, "head_seq": report.head_seq, "head_hash": report.head_hash }),
-    })
-}
-
-/// O4: `keys rotate`. Running servers pick the new key up within their cache lifetime; the
-/// previous key stays published for the overlap window, so tokens it signed keep verifying.
-fn keys_rotate(config: &Config, tenant: &str, alg: &str, overlap_secs: i64) -> anyhow::Result<Output> {
-    let alg = SigningAlg::parse(alg).map_err(|_| anyhow::anyhow!("signing algorithm must be ES256, RS256 or EdDSA"))?;
-    if !(0..=30 * 86_400).contains(&overlap_secs) {
-        bail!("overlap must be between 0 and 2592000 seconds");
-    }
-    let store = store(config)?;
-    let t = admin::require_tenant(&store, tenant)?;
-    let kid = keys::rotate(&store, store.vault(), &t.id, alg, overlap_secs, &actor(), UnixTime::now())?;
-    Ok(Output {
-        text: format!(
-            "new {} signing key {kid} for tenant {}; the previous one is published for {overlap_secs} s",
-            alg.as_str(),
-            t.slug
-        ),
-        json: json!({ "kid": kid, "alg": alg.as_str(), "tenant": t.slug, "overlap_secs": overlap_secs }),
-    })
-}
-
-/// D1: re-wraps the data keys under a new master key written to `path`. The new file is
-/// removed again if the database refuses the change, so a failure leaves nothing behind.
-fn rotate_master(config: &Config, path: &std::path::Path) -> anyhow::Result<Output> {
-    if path.exists() {
-        bail!("{} already exists; the new master key goes to a new file", path.display());
-    }
-    let store = store(config)?;
-    let current = crate::master_key::load(config)?;
-    let new = crate::master_key::create(path)?;
-    let shown = path.display().to_string();
-    let audit =
-        AuditEvent::new(actor(), "master_key.rotate").target("data_keys").details(json!({ "new_key_file": shown }));
-    let rewrapped = match store.rotate_master_key(&current, &new, &audit) {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = std::fs::remove_file(path);
-            return Err(e.into());
-        }
-    };
-    Ok(Output {
-        text: format!(
-            "re-wrapped {rewrapped} data key(s) under the new master key in {shown}; point master_key_file \
-             (or GATEHOUSE_MASTER_KEY) at it before the next start: the old key no longer opens the data"
-        ),
-        json: json!({ "rewrapped": rewrapped, "new_key_file": shown }),
-    })
-}
-
-/// A4: lifts an account's lockout.
-fn user_unlock(config: &Config, tenant: &str, username: &str) -> anyhow::Result<Output> {
-    let store = store(config)?;
-    let cleared = admin::unlock_user(&store, tenant, username, &actor())?;
-    let text = if cleared {
-        format!("lifted the lockout of {username} in {tenant}")
-    } else {
-        format!("{username} in {tenant} had no failed sign-ins to clear")
-    };
-    Ok(Output { text, json: json!({ "tenant": tenant, "username": username, "cleared": cleared }) })
-}
-
-/// A9: an operator resets a password; the user's sessions and refresh tokens end with it.
-fn user_reset_password(
-    config: &Config,
-    tenant: &str,
-    username: &str,
-    password: &Secret<String>,
-    must_change_password: bool,
-) -> anyhow::Result<Output> {
-    let store = store(config)?;
-    let (m, t, p) = config.argon2;
-    let hasher = PasswordHasher::new(m, t, p)?;
-    let policy = &config.password_policy;
-    let reset = admin::reset_password(
-        &store,
-        &hasher,
-        policy,
-        &actor(),
-        tenant,
-        username,
-        password,
-        must_change_password,
-        UnixTime::now(),
-    )?;
-    Ok(Output {
-        text: format!(
-            "new password for {username} in {tenant}; {} session(s) ended, {} refresh token(s) revoked",
-            reset.sessions_ended, reset.refresh_tokens_revoked
-        ),
-        json: json!({
-            "tenant": tenant,
-            "username": username,
-            "sessions_ended": reset.sessions_ended,
-            "refresh_tokens_revoked": reset.refresh_tokens_revoked,
-        }),
     })
 }
 
