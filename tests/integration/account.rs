@@ -118,3 +118,39 @@ async fn a_bound_session_ends_when_presented_from_another_user_agent_or_address(
         assert_eq!(records.iter().filter(|r| r.action == "session.binding_mismatch").count(), 2, "{db:?}");
     }
 }
+
+/// D3: a deleted user leaves no session, token or name behind; AC4: the last platform
+/// administrator cannot be deleted.
+#[actix_web::test]
+async fn a_deleted_user_leaves_no_session_token_or_name_behind() {
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        let alice = user(&server, "acme", "alice");
+        let spa = spa(&server, "acme", "Web App", true);
+        let b = browser(&server);
+        let code = login_for_code(&server, &b, "acme", &spa, "alice").await;
+        let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
+        let store = &server.running.store;
+
+        admin::delete_user(store, "acme", "alice", "cli:test").unwrap();
+        let res = b.get(authorize_url(&server, "acme", &spa, &[("prompt", "none")])).send().await.unwrap();
+        assert_eq!(param(&location_params(&res).1, "error"), Some("login_required"), "{db:?}");
+        let refused = refresh(&server, "acme", &spa, tokens["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{db:?}");
+        let html = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+        assert_eq!(
+            submit_login(&server, &b, "acme", &html, "alice", PASSWORD).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+
+        let records = store.audit_page(0, 10_000).unwrap();
+        let deleted: Vec<_> = records.iter().filter(|r| r.action == "user.delete").collect();
+        assert_eq!(deleted.len(), 1, "{db:?}");
+        assert_eq!(deleted[0].target.as_deref(), Some(format!("user:{alice}").as_str()), "pseudonymous");
+        assert!(!deleted[0].details.contains("alice"), "{db:?}");
+
+        let last_admin = admin::delete_user(store, "platform", "admin", "cli:test").unwrap_err();
+        assert!(last_admin.to_string().contains("last platform administrator"), "{last_admin}");
+    }
+}

@@ -622,3 +622,31 @@ fn pending_migrations_on_a_database_with_data_are_backed_up_first() {
         assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 2, "{db:?}: restoring migrated, after a backup");
     }
 }
+
+#[test]
+fn user_delete_refuses_unknown_users_and_is_audited() {
+    for db in databases() {
+        create_acme(&db);
+        let create = [
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+        ];
+        json_ok(&gatehouse(&db, &[&create[..], &["--json"]].concat(), Some(PASSWORD)));
+        refused(
+            &gatehouse(&db, &["user", "delete", "--tenant", "acme", "--username", "mallory"], None),
+            "unknown user",
+        );
+        let out =
+            json_ok(&gatehouse(&db, &["user", "delete", "--tenant", "acme", "--username", "alice", "--json"], None));
+        assert_eq!(out["deleted"], true);
+        assert_eq!(audit_records(&db), 3, "{db:?}: tenant, user, deletion");
+        refused(&gatehouse(&db, &["user", "delete", "--tenant", "acme", "--username", "alice"], None), "unknown user");
+    }
+}

@@ -9,7 +9,7 @@ mod user;
 pub use bootstrap::{Bootstrap, bootstrap_platform};
 pub use client::{CreateClient, CreatedClient, client_secret_hash, create_client};
 pub use tenant::{CreateTenant, create_tenant};
-pub use user::{CreateUser, PasswordReset, create_user, reset_password, unlock_user};
+pub use user::{CreateUser, PasswordReset, create_user, delete_user, reset_password, unlock_user};
 
 use crate::StoreError;
 use crate::model::Tenant;

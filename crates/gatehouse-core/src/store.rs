@@ -55,6 +55,9 @@ pub trait UserStore {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<(usize, usize), StoreError>;
+    /// D3: deletes the user with their personal data (sessions, consents, roles, codes, refresh
+    /// tokens, failed sign-ins) and appends `audit`, in one transaction.
+    fn delete_user(&self, tenant_id: &str, user_id: &str, audit: &AuditEvent) -> Result<(), StoreError>;
 }
 
 /// Failed sign-ins per account (A4).

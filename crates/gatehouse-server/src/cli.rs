@@ -192,6 +192,15 @@ pub enum UserCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Delete a user with their personal data; the audit log keeps only their random id (D3).
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
     /// Lift the lockout that repeated sign-in failures put on an account (A4).
     Unlock {
         #[arg(long)]

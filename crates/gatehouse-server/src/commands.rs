@@ -16,7 +16,7 @@ mod keys;
 mod users;
 
 use keys::{keys_rotate, rotate_master};
-use users::{read_password, user_create, user_reset_password, user_unlock};
+use users::{read_password, user_create, user_delete, user_reset_password, user_unlock};
 
 /// What a command produced: the JSON object and the text for humans.
 pub(crate) struct Output {
@@ -160,6 +160,9 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             let result = read_password()
                 .and_then(|password| user_reset_password(config, &tenant, &username, &password, must_change_password));
             (out.json, result)
+        }
+        Command::User(UserCommand::Delete { tenant, username, out }) => {
+            (out.json, user_delete(config, &tenant, &username))
         }
         Command::User(UserCommand::Unlock { tenant, username, out }) => {
             (out.json, user_unlock(config, &tenant, &username))

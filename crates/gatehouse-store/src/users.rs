@@ -11,7 +11,7 @@ use crate::Store;
 use crate::audit::append_in;
 use crate::conn::on_backend;
 use crate::error::{unavailable, violated};
-use crate::schema::{account_lockouts, refresh_tokens, role_assignments, roles, sessions, users};
+use crate::schema::{account_lockouts, auth_codes, refresh_tokens, role_assignments, roles, sessions, users};
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = users)]
@@ -172,6 +172,32 @@ impl UserStore for Store {
             .map_err(unavailable)?;
             append_in(conn, &self.vault, audit)?;
             Ok((sessions, refresh))
+        })
+    }
+
+    fn delete_user(&self, tenant_id: &str, user_id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+        self.db.write_tx(|conn| {
+            // These carry the user's id without a foreign key; the rest cascades from `users`.
+            diesel::delete(
+                refresh_tokens::table
+                    .filter(refresh_tokens::tenant_id.eq(tenant_id))
+                    .filter(refresh_tokens::user_id.eq(user_id)),
+            )
+            .execute(conn)
+            .map_err(unavailable)?;
+            diesel::delete(
+                auth_codes::table.filter(auth_codes::tenant_id.eq(tenant_id)).filter(auth_codes::user_id.eq(user_id)),
+            )
+            .execute(conn)
+            .map_err(unavailable)?;
+            let deleted =
+                diesel::delete(users::table.filter(users::tenant_id.eq(tenant_id)).filter(users::id.eq(user_id)))
+                    .execute(conn)
+                    .map_err(unavailable)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound("unknown user"));
+            }
+            append_in(conn, &self.vault, audit).map(|_| ())
         })
     }
 }

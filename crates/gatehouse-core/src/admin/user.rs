@@ -122,3 +122,23 @@ pub fn reset_password(
         store.reset_password(&t.id, &user.id, &hash, must_change_password, now.0, &audit)?;
     Ok(PasswordReset { sessions_ended, refresh_tokens_revoked })
 }
+
+/// D3: deletes `username` with their personal data. The audit record names the user only by
+/// their random id (pseudonymous). AC4: the last platform administrator cannot be deleted.
+pub fn delete_user(
+    store: &(impl TenantStore + UserStore),
+    tenant: &str,
+    username: &str,
+    actor: &str,
+) -> Result<(), AdminError> {
+    let t = require_tenant(store, tenant)?;
+    let user = store
+        .user_by_username(&t.id, username)?
+        .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))?;
+    let is_admin = store.user_roles(&t.id, &user.id)?.iter().any(|r| r == roles::PLATFORM_ADMIN);
+    if is_admin && store.count_role_members(&t.id, roles::PLATFORM_ADMIN)? <= 1 {
+        return Err(AdminError::invalid("the last platform administrator cannot be deleted"));
+    }
+    let audit = AuditEvent::new(actor, "user.delete").tenant(&t.id).target(format!("user:{}", user.id));
+    Ok(store.delete_user(&t.id, &user.id, &audit)?)
+}
