@@ -150,6 +150,12 @@ async fn a_deleted_user_leaves_no_session_token_or_name_behind() {
         assert_eq!(deleted[0].target.as_deref(), Some(format!("user:{alice}").as_str()), "pseudonymous");
         assert!(!deleted[0].details.contains("alice"), "{db:?}");
 
+        // L2: the failed sign-in of a name that no longer exists names it only by a keyed hash.
+        let failed = records.iter().rev().find(|r| r.action == "login" && r.outcome == "failure").unwrap();
+        let target = failed.target.as_deref().unwrap();
+        assert!(target.starts_with("unknown-username:") && !target.contains("alice"), "{target}");
+        assert_eq!(failed.actor, "anonymous");
+
         let last_admin = admin::delete_user(store, "platform", "admin", "cli:test").unwrap_err();
         assert!(last_admin.to_string().contains("last platform administrator"), "{last_admin}");
     }

@@ -103,9 +103,9 @@ async fn handle_login(
             if let Attempt::Invalid(Some(user)) = &failed {
                 signin::count_failure(state, &tenant.tenant.id, user).await?;
             }
-            let mut event = AuditEvent::new(format!("anonymous:{username}"), "login")
+            let mut event = AuditEvent::new("anonymous", "login")
                 .tenant(&tenant.tenant.id)
-                .target(format!("username:{username}"))
+                .target(signin::attempted_account(state, &tenant.tenant.id, &username, &failed))
                 .details(json!({ "client_id": client.client_id, "reason": reason }));
             event.outcome = if matches!(failed, Attempt::Locked(_)) { Outcome::Denied } else { Outcome::Failure };
             event.source_ip = source_ip;

@@ -4,6 +4,7 @@
 use actix_web::web;
 use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
+use gatehouse_core::crypto::KeyKind;
 use gatehouse_core::model::User;
 use gatehouse_core::password::{LockoutPolicy, LockoutState, Verification};
 use gatehouse_core::store::{LockoutStore, UserStore};
@@ -88,4 +89,25 @@ pub async fn clear_failures(
     }
     let (store, t, id) = (state.store.clone(), tenant_id.to_owned(), user.id.clone());
     blocking(move || store.clear_lockout(&t, &id, None)).await.map(|_| ())
+}
+
+/// L2: what the audit log names a failed sign-in's account by: an existing account by its
+/// random id, an unknown name only by a keyed hash (people type passwords into the username
+/// field; the hash still shows the same name tried again and again).
+pub fn attempted_account(state: &AppState, tenant_id: &str, username: &str, failed: &Attempt) -> String {
+    match failed {
+        Attempt::Invalid(Some(user)) | Attempt::Locked(user) | Attempt::Valid { user, .. } => {
+            format!("user:{}", user.id)
+        }
+        Attempt::Invalid(None) => {
+            let parts: [&[u8]; 4] = [b"gatehouse-username-v1\0", tenant_id.as_bytes(), b"\0", username.as_bytes()];
+            match state.store.vault().keyed_hash(KeyKind::Audit, &parts) {
+                Ok(mac) => format!(
+                    "unknown-username:{:016x}",
+                    u64::from_be_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], mac[6], mac[7]])
+                ),
+                Err(_) => "unknown-username".to_owned(),
+            }
+        }
+    }
 }
