@@ -23,6 +23,7 @@ pub async fn over_limit(
     limit: Option<&IpLimit>,
     endpoint: Limited,
 ) -> Result<Option<Duration>, ProtocolError> {
+    // Every TCP request has a peer; only a request without one (none reach here) goes unkeyed.
     let (Some(limit), Some(ip)) = (limit, client_ip(req)) else { return Ok(None) };
     let Err(wait) = limit.check(ip) else { return Ok(None) };
     state.metrics.count(Event::RateLimited(endpoint));
