@@ -106,6 +106,8 @@ fn commands_print_one_json_object() {
         assert_eq!(u["id"].as_str().unwrap().len(), 36);
         assert_eq!(u["roles"], serde_json::json!(["billing", "tenant-admin"]));
 
+        let pruned = json_ok(&gatehouse(&db, &["audit", "prune", "--json"], None));
+        assert_eq!((pruned["pruned"].as_u64(), pruned["older_than_days"].as_u64()), (Some(0), Some(120)), "L3");
         let p = json_ok(&gatehouse(&db, &["purge", "--json"], None));
         assert_eq!((p["sessions"].as_u64(), p["auth_codes"].as_u64()), (Some(0), Some(0)), "D3: nothing expired yet");
 

@@ -165,6 +165,10 @@ pub enum ChainBreak {
     Link { seq: i64 },
     #[error("record {seq}: hash does not match its contents (the record was modified)")]
     Modified { seq: i64 },
+    #[error(
+        "the retention anchor after record {seq} was not written by Gatehouse (records were removed or the anchor moved)"
+    )]
+    Anchor { seq: i64 },
     #[error("audit key unavailable: {0}")]
     Key(#[from] CryptoError),
 }
@@ -180,6 +184,11 @@ impl ChainVerifier {
     /// A verifier for a chain that starts at the genesis record.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A verifier for a chain pruned through `anchor` (checked by the caller).
+    pub fn after(anchor: &AuditAnchor) -> Self {
+        Self { last: Some((anchor.seq, anchor.hash.clone())), checked: 0 }
     }
 
     /// Checks the next record: its sequence, its link to the previous one, its own hash.
@@ -208,6 +217,32 @@ impl ChainVerifier {
     }
 }
 
+/// L3 retention: the last pruned record's sequence number and hash, under an HMAC with the
+/// audit key, so pruning cannot be faked (or the anchor moved) without the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditAnchor {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub mac: Vec<u8>,
+}
+
+impl AuditAnchor {
+    /// The anchor after the record `seq` with `hash`.
+    pub fn new(vault: &Vault, seq: i64, hash: Vec<u8>) -> Result<Self, CryptoError> {
+        let mac = Self::mac_of(vault, seq, &hash)?.to_vec();
+        Ok(Self { seq, hash, mac })
+    }
+
+    fn mac_of(vault: &Vault, seq: i64, hash: &[u8]) -> Result<[u8; 32], CryptoError> {
+        vault.keyed_hash(KeyKind::Audit, &[b"gatehouse-audit-anchor-v1", &seq.to_be_bytes(), hash])
+    }
+
+    /// Whether the anchor is one Gatehouse wrote.
+    pub fn is_genuine(&self, vault: &Vault) -> bool {
+        Self::mac_of(vault, self.seq, &self.hash).is_ok_and(|m| m.as_slice() == self.mac.as_slice())
+    }
+}
+
 /// Result of verifying the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
@@ -230,8 +265,11 @@ pub enum VerifyError {
 /// L3: reads the whole log in pages and checks every link (`gatehouse audit verify`).
 pub fn verify_chain(store: &impl crate::store::AuditStore, vault: &Vault) -> Result<VerifyReport, VerifyError> {
     const PAGE: i64 = 1000;
-    let mut verifier = ChainVerifier::new();
-    let mut after = 0;
+    let (mut verifier, mut after) = match store.audit_anchor()? {
+        Some(anchor) if anchor.is_genuine(vault) => (ChainVerifier::after(&anchor), anchor.seq),
+        Some(anchor) => return Err(VerifyError::Broken(ChainBreak::Anchor { seq: anchor.seq })),
+        None => (ChainVerifier::new(), 0),
+    };
     loop {
         let page = store.audit_page(after, PAGE)?;
         for record in &page {

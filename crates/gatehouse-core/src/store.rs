@@ -97,6 +97,12 @@ pub trait AuditStore {
     fn append_audit_batch(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
     /// Up to `limit` records with `seq > after`, in order.
     fn audit_page(&self, after: i64, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+    /// L3 retention: where the chain starts after pruning, if it was ever pruned.
+    fn audit_anchor(&self) -> Result<Option<crate::audit::AuditAnchor>, StoreError>;
+    /// L3 retention: removes the records older than `before` (never the newest), keeps the last
+    /// removed one's sequence and hash as the anchor, and appends `audit`, in one transaction.
+    /// Returns how many records went.
+    fn prune_audit(&self, before: i64, audit: &AuditEvent) -> Result<u64, StoreError>;
 }
 
 /// A token signing key as stored: the private key sealed under the signing-key DEK (D1).

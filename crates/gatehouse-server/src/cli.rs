@@ -216,4 +216,12 @@ pub enum UserCommand {
 pub enum AuditCommand {
     /// Check the hash chain of the whole audit log.
     Verify(JsonFlag),
+    /// Remove records older than the retention (the server does it every 15 min) (L3).
+    Prune {
+        /// Days to keep (default: the configured `audit_retention_days`).
+        #[arg(long)]
+        older_than_days: Option<u32>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }

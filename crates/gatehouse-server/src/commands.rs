@@ -168,6 +168,9 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             (out.json, user_unlock(config, &tenant, &username))
         }
         Command::Audit(AuditCommand::Verify(f)) => (f.json, audit_verify(config)),
+        Command::Audit(AuditCommand::Prune { older_than_days, out }) => {
+            (out.json, audit_prune(config, older_than_days.unwrap_or(config.audit_retention_days)))
+        }
         Command::Keys(KeysCommand::Rotate { tenant, alg, overlap_secs, out }) => {
             (out.json, keys_rotate(config, &tenant, &alg, overlap_secs))
         }
@@ -271,5 +274,15 @@ fn purge(config: &Config) -> anyhow::Result<Output> {
             purged.assertion_jtis
         ),
         json: serde_json::to_value(purged)?,
+    })
+}
+
+/// L3: prunes audit records past the retention now.
+fn audit_prune(config: &Config, days: u32) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let pruned = crate::purge::prune_audit(&store, days, &actor())?;
+    Ok(Output {
+        text: format!("pruned {pruned} audit record(s) older than {days} day(s); the chain still verifies"),
+        json: json!({ "pruned": pruned, "older_than_days": days }),
     })
 }

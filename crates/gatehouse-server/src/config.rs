@@ -50,6 +50,7 @@ pub struct Settings {
     pub trusted_proxies: Option<String>,
     pub metrics_token: Option<String>,
     pub alert_webhook_url: Option<String>,
+    pub audit_retention_days: Option<i64>,
     pub password_min_length: Option<i64>,
     pub password_max_length: Option<i64>,
     pub password_min_classes: Option<i64>,
@@ -88,6 +89,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("trusted_proxies", Kind::Text),
     ("metrics_token", Kind::Text),
     ("alert_webhook_url", Kind::Text),
+    ("audit_retention_days", Kind::Int),
     ("password_min_length", Kind::Int),
     ("password_max_length", Kind::Int),
     ("password_min_classes", Kind::Int),
@@ -206,6 +208,8 @@ pub struct Config {
     pub metrics_token: Option<gatehouse_types::Secret<String>>,
     /// L4: where intrusion signals are POSTed (none: alerts only as metrics).
     pub alert_webhook_url: Option<Url>,
+    /// L3: audit records older than this many days are pruned (0 = kept for ever).
+    pub audit_retention_days: u32,
     pub password_policy: PasswordPolicy,
     pub argon2: (u32, u32, u32),
 }
@@ -341,6 +345,7 @@ impl Config {
         if metrics_token.as_ref().is_some_and(|t| t.expose().len() < 32) {
             c.fail("metrics_token", "must be at least 32 characters (e.g. openssl rand -base64 32)");
         }
+        let audit_retention_days = c.range("audit_retention_days", s.audit_retention_days, 120, 0, 36_500) as u32;
         let min_length = c.range("password_min_length", s.password_min_length, 12, 8, 128) as usize;
         let max_length = c.range("password_max_length", s.password_max_length, 128, 128, 1024) as usize;
         let min_classes = c.range("password_min_classes", s.password_min_classes, 0, 0, 4) as u8;
@@ -371,6 +376,7 @@ impl Config {
                 trusted_proxies,
                 metrics_token,
                 alert_webhook_url,
+                audit_retention_days,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,
             }),

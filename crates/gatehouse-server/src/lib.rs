@@ -193,7 +193,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
     }
     tracing::info!(https = %https_addr, http = ?http_addr, public_url = %config.public_url, "gatehouse listening");
     let handles = servers.iter().map(Server::handle).collect();
-    actix_web::rt::spawn(purge::every(store.clone(), purge::INTERVAL));
+    actix_web::rt::spawn(purge::every(store.clone(), purge::INTERVAL, config.audit_retention_days));
     let servers = servers.into_iter().map(actix_web::rt::spawn).collect();
     Ok(Running { https_addr, http_addr, certs, store, handles, servers })
 }

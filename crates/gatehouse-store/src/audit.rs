@@ -2,7 +2,7 @@
 //! and its record commit together or not at all.
 
 use diesel::prelude::*;
-use gatehouse_core::audit::{AuditEvent, AuditRecord};
+use gatehouse_core::audit::{AuditAnchor, AuditEvent, AuditRecord};
 use gatehouse_core::crypto::Vault;
 use gatehouse_core::store::AuditStore;
 use gatehouse_core::{StoreError, UnixTime};
@@ -10,7 +10,7 @@ use gatehouse_core::{StoreError, UnixTime};
 use crate::Store;
 use crate::conn::{DbConnection, on_backend};
 use crate::error::unavailable;
-use crate::schema::audit_log;
+use crate::schema::{audit_anchor, audit_log};
 
 /// Key of the PostgreSQL transaction lock that serialises appends to the one chain.
 const AUDIT_LOCK: i64 = 0x6761_7465_6175;
@@ -121,6 +121,35 @@ fn next_row(
     Ok((new_head, row))
 }
 
+/// The append-only trigger of SQLite, as the migration created it.
+const SQLITE_NO_DELETE: &str = "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log\n\
+                                BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;";
+
+/// L3 retention: deletes the records through `seq`, past the append-only guard, which is back
+/// in force when the transaction commits (SQLite: the trigger is recreated in it; PostgreSQL:
+/// the guard lets deletes through only while a transaction-local setting is on).
+fn delete_through(conn: &mut DbConnection, seq: i64) -> Result<u64, StoreError> {
+    let deleted = match conn {
+        DbConnection::Sqlite(c) => {
+            diesel::sql_query("DROP TRIGGER audit_log_no_delete").execute(c).map_err(unavailable)?;
+            let n = diesel::delete(audit_log::table.filter(audit_log::seq.le(seq))).execute(c).map_err(unavailable)?;
+            diesel::sql_query(SQLITE_NO_DELETE).execute(c).map_err(unavailable)?;
+            n
+        }
+        DbConnection::Pg(c) => {
+            diesel::sql_query("SELECT set_config('gatehouse.audit_prune', 'on', true)")
+                .execute(c)
+                .map_err(unavailable)?;
+            let n = diesel::delete(audit_log::table.filter(audit_log::seq.le(seq))).execute(c).map_err(unavailable)?;
+            diesel::sql_query("SELECT set_config('gatehouse.audit_prune', 'off', true)")
+                .execute(c)
+                .map_err(unavailable)?;
+            n
+        }
+    };
+    Ok(deleted as u64)
+}
+
 impl AuditStore for Store {
     fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
         let vault = self.vault.clone();
@@ -137,6 +166,48 @@ impl AuditStore for Store {
                 head = Some(insert_next(conn, &vault, head.take(), event)?);
             }
             Ok(())
+        })
+    }
+
+    fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {
+        let mut conn = self.db.conn()?;
+        let row: Option<(i64, Vec<u8>, Vec<u8>)> = on_backend!(&mut *conn, |c| audit_anchor::table
+            .select((audit_anchor::seq, audit_anchor::hash, audit_anchor::mac))
+            .first(c)
+            .optional())
+        .map_err(unavailable)?;
+        Ok(row.map(|(seq, hash, mac)| AuditAnchor { seq, hash, mac }))
+    }
+
+    fn prune_audit(&self, before: i64, audit: &AuditEvent) -> Result<u64, StoreError> {
+        let vault = self.vault.clone();
+        self.db.write_tx(|conn| {
+            let head = lock_head(conn)?;
+            let Some((head_seq, _)) = head else { return Ok(0) };
+            // The newest record always stays, so the chain keeps its head.
+            let last: Option<(i64, Vec<u8>)> = on_backend!(&mut *conn, |c| audit_log::table
+                .filter(audit_log::at.lt(before))
+                .filter(audit_log::seq.lt(head_seq))
+                .select((audit_log::seq, audit_log::hash))
+                .order(audit_log::seq.desc())
+                .first(c)
+                .optional())
+            .map_err(unavailable)?;
+            let Some((through, hash)) = last else { return Ok(0) };
+            let anchor = AuditAnchor::new(&vault, through, hash).map_err(unavailable)?;
+            let pruned = delete_through(conn, through)?;
+            on_backend!(&mut *conn, |c| diesel::delete(audit_anchor::table).execute(c)).map_err(unavailable)?;
+            let row = (
+                audit_anchor::id.eq(1),
+                audit_anchor::seq.eq(anchor.seq),
+                audit_anchor::hash.eq(&anchor.hash),
+                audit_anchor::mac.eq(&anchor.mac),
+                audit_anchor::pruned_at.eq(UnixTime::now().0),
+            );
+            on_backend!(&mut *conn, |c| diesel::insert_into(audit_anchor::table).values(row).execute(c))
+                .map_err(unavailable)?;
+            insert_next(conn, &vault, head, audit)?;
+            Ok(pruned)
         })
     }
 

@@ -206,3 +206,13 @@ diesel::table! {
         updated_at -> BigInt,
     }
 }
+
+diesel::table! {
+    audit_anchor (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Binary,
+        mac -> Binary,
+        pruned_at -> BigInt,
+    }
+}

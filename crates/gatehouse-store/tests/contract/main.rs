@@ -357,3 +357,26 @@ fn purge_removes_what_expired_and_keeps_what_is_live() {
         assert_eq!(store.purge_expired(now, 1800).unwrap(), Default::default(), "{db:?}: nothing left to purge");
     }
 }
+
+#[test]
+fn pruning_keeps_the_chain_verifiable_and_the_anchor_tamper_evident() {
+    for db in databases() {
+        let store = open(&db);
+        for slug in ["a1", "a2", "a3"] {
+            tenant(&store, slug);
+        }
+        assert_eq!(audit_count(&store), 3);
+        let later = UnixTime::now().0 + 10;
+        let pruned = store.prune_audit(later, &AuditEvent::new("test", "audit.prune")).unwrap();
+        assert_eq!(pruned, 2, "{db:?}: everything older, except the newest record");
+        let report = verify_chain(&store, store.vault()).unwrap();
+        assert_eq!((report.records, report.head_seq), (2, 4), "{db:?}: the newest and the prune record");
+        tenant(&store, "a4");
+        assert_eq!(verify_chain(&store, store.vault()).unwrap().records, 3, "{db:?}: the chain goes on");
+
+        assert!(!db.try_execute("DELETE FROM audit_log WHERE seq = 3"), "{db:?}: append-only again after pruning");
+        db.execute("UPDATE audit_anchor SET seq = seq + 1");
+        let moved = verify_chain(&store, store.vault()).unwrap_err();
+        assert!(matches!(moved, VerifyError::Broken(ChainBreak::Anchor { .. })), "{db:?}: {moved}");
+    }
+}
