@@ -73,12 +73,10 @@ pub fn restore(config: &Config, from: &Path, actor: &str) -> anyhow::Result<(Str
 /// D2: migrations take a backup first. When migrations are pending on a database that holds
 /// data, a backup is written to `<data dir>/backups/pre-migration-<unix time>-<random>.ghbak` before
 /// they run; its path is returned.
-pub fn before_migrating(config: &Config) -> anyhow::Result<Option<PathBuf>> {
-    let db = gatehouse_store::Database::connect(&config.database)?;
+pub fn before_migrating(config: &Config, db: &gatehouse_store::Database) -> anyhow::Result<Option<PathBuf>> {
     if !db.needs_backup_before_migrating()? {
         return Ok(None);
     }
-    drop(db);
     let master = crate::master_key::load(config)?;
     let dir = config.data_dir.join("backups");
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;

@@ -186,8 +186,8 @@ fn store(config: &Config) -> anyhow::Result<Store> {
 
 fn migrate(config: &Config) -> anyhow::Result<Output> {
     crate::ensure_data_dir(config)?;
-    let backed_up = crate::backup::before_migrating(config)?;
     let db = gatehouse_store::Database::connect(&config.database)?;
+    let backed_up = crate::backup::before_migrating(config, &db)?;
     let applied = db.migrate()?;
     let backend = format!("{:?}", db.backend()).to_lowercase();
     Ok(Output {

@@ -80,8 +80,9 @@ pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     ensure_data_dir(config)?;
     let master = master_key::load(config)?;
-    backup::before_migrating(config)?;
-    Store::open(&config.database, &master).map_err(|e| anyhow::anyhow!("{e}"))
+    let db = gatehouse_store::Database::connect(&config.database)?;
+    backup::before_migrating(config, &db)?;
+    Store::on(db, &master).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A8: on first start, creates the platform administrator and prints the one-time password

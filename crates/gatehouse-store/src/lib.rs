@@ -50,7 +50,12 @@ impl Store {
     /// Connects, applies pending migrations, creates missing data keys, and unlocks them with
     /// the master key (D1). A wrong master key fails here, before anything is served.
     pub fn open(url: &DbUrl, master: &MasterKey) -> Result<Self, OpenError> {
-        let db = Database::connect(url)?;
+        Self::on(Database::connect(url)?, master)
+    }
+
+    /// [`Store::open`] on a database already connected (e.g. one checked for a pre-migration
+    /// backup first).
+    pub fn on(db: Database, master: &MasterKey) -> Result<Self, OpenError> {
         db.migrate()?;
         let vault = keys::unlock_vault(&db, master)?;
         Ok(Self { db, vault: Arc::new(vault) })
