@@ -36,6 +36,30 @@ async fn http_listener_redirects_everything_with_308() {
         );
         assert!(res.bytes().await.unwrap().is_empty(), "no content over plain HTTP");
     }
+    // T5: a forwarded-proto header from a peer nobody trusts changes nothing.
+    let res = http.get(format!("{base}/healthz")).header("X-Forwarded-Proto", "https").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+}
+
+/// T5: behind a TLS-terminating proxy the operator trusts, requests it received over HTTPS are
+/// served on the plain-HTTP listener; anything else from it is still redirected.
+#[actix_web::test]
+async fn a_trusted_tls_terminating_proxy_is_served_over_plain_http() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1")]), None).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let url = format!("http://127.0.0.1:{}/healthz", server.running.http_addr.unwrap().port());
+    let res = http.get(&url).header("X-Forwarded-Proto", "https").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("strict-transport-security"), "the same stack as over HTTPS");
+    for proto in [None, Some("http")] {
+        let req = http.get(&url);
+        let req = match proto {
+            Some(p) => req.header("X-Forwarded-Proto", p),
+            None => req,
+        };
+        assert_eq!(req.send().await.unwrap().status(), StatusCode::PERMANENT_REDIRECT, "{proto:?}");
+    }
 }
 
 #[actix_web::test]

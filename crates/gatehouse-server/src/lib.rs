@@ -32,7 +32,7 @@ use gatehouse_store::Store;
 
 use crate::config::Config;
 use crate::http::middleware::{self, BodyLimit};
-use crate::http::redirect::{RedirectBase, to_https};
+use crate::http::redirect::RedirectBase;
 use crate::state::AppState;
 use crate::tls::CertStore;
 
@@ -157,9 +157,15 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
 
     let https_listener = bind(config.https_addr)?;
     let https_addr = https_listener.local_addr()?;
-    let https = HttpServer::new(move || {
+    let http_listener = config.http_addr.map(bind).transpose()?;
+    let http_addr = http_listener.as_ref().map(TcpListener::local_addr).transpose()?;
+    let base = web::Data::new(RedirectBase(config.public_url.clone()));
+    // One server for both listeners: the plain-HTTP one only redirects (T2), unless a trusted
+    // proxy forwards a request it received over HTTPS (T5).
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(base.clone())
             .app_data(limit.clone())
             .app_data(web::PayloadConfig::new(max))
             .app_data(web::FormConfig::default().limit(max))
@@ -175,23 +181,15 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
             .wrap(ErrorHandlers::new().default_handler(http::errors::replace_error))
             .wrap(middleware::security_headers(hsts))
             .wrap(from_fn(middleware::request_context))
+            .wrap(from_fn(http::redirect::plain_http))
     })
     .workers(workers)
-    .listen_rustls_0_23(https_listener, tls_config)?
-    .run();
-
-    let mut servers: Vec<Server> = vec![https];
-    let mut http_addr = None;
-    if let Some(addr) = config.http_addr {
-        let listener = bind(addr)?;
-        http_addr = Some(listener.local_addr()?);
-        let base = web::Data::new(RedirectBase(config.public_url.clone()));
-        let redirector = HttpServer::new(move || App::new().app_data(base.clone()).default_service(web::to(to_https)))
-            .workers(1)
-            .listen(listener)?
-            .run();
-        servers.push(redirector);
-    }
+    .listen_rustls_0_23(https_listener, tls_config)?;
+    let server = match http_listener {
+        Some(listener) => server.listen(listener)?,
+        None => server,
+    };
+    let servers: Vec<Server> = vec![server.run()];
     tracing::info!(https = %https_addr, http = ?http_addr, public_url = %config.public_url, "gatehouse listening");
     let handles = servers.iter().map(Server::handle).collect();
     actix_web::rt::spawn(purge::every(store.clone(), purge::INTERVAL, config.audit_retention_days));
