@@ -13,6 +13,12 @@ fn audit_records(db: &TestDatabase) -> u64 {
     json_ok(&gatehouse(db, &["audit", "verify", "--json"], None))["records"].as_u64().unwrap()
 }
 
+/// `alice` in `acme`, created through the CLI with the password on stdin.
+fn create_alice(db: &TestDatabase) -> serde_json::Value {
+    let create = ["user", "create", "--tenant", "acme", "--username", "alice", "--email", "a@example.com"];
+    json_ok(&gatehouse(db, &[&create[..], &["--password-stdin", "--json"]].concat(), Some(PASSWORD)))
+}
+
 fn create_acme(db: &TestDatabase) -> serde_json::Value {
     json_ok(&gatehouse(db, &["tenant", "create", "acme", "--display-name", "Acme Corp", "--json"], None))
 }
@@ -514,18 +520,7 @@ fn master_key_rotation_rewraps_the_data_keys() {
 fn user_unlock_lifts_a_lockout_and_refuses_unknown_users() {
     for db in databases() {
         create_acme(&db);
-        let create = [
-            "user",
-            "create",
-            "--tenant",
-            "acme",
-            "--username",
-            "alice",
-            "--email",
-            "a@example.com",
-            "--password-stdin",
-        ];
-        json_ok(&gatehouse(&db, &[&create[..], &["--json"]].concat(), Some(PASSWORD)));
+        create_alice(&db);
         refused(
             &gatehouse(&db, &["user", "unlock", "--tenant", "acme", "--username", "mallory"], None),
             "unknown user",
@@ -547,18 +542,7 @@ fn user_unlock_lifts_a_lockout_and_refuses_unknown_users() {
 fn user_reset_password_reads_stdin_and_checks_the_policy() {
     for db in databases() {
         create_acme(&db);
-        let create = [
-            "user",
-            "create",
-            "--tenant",
-            "acme",
-            "--username",
-            "alice",
-            "--email",
-            "a@example.com",
-            "--password-stdin",
-        ];
-        json_ok(&gatehouse(&db, &[&create[..], &["--json"]].concat(), Some(PASSWORD)));
+        create_alice(&db);
         let reset =
             |who: &'static str| ["user", "reset-password", "--tenant", "acme", "--username", who, "--password-stdin"];
         refused(&gatehouse(&db, &reset("mallory"), Some("marmalade-quartz-violet")), "unknown user");
@@ -629,18 +613,7 @@ fn pending_migrations_on_a_database_with_data_are_backed_up_first() {
 fn user_delete_refuses_unknown_users_and_is_audited() {
     for db in databases() {
         create_acme(&db);
-        let create = [
-            "user",
-            "create",
-            "--tenant",
-            "acme",
-            "--username",
-            "alice",
-            "--email",
-            "a@example.com",
-            "--password-stdin",
-        ];
-        json_ok(&gatehouse(&db, &[&create[..], &["--json"]].concat(), Some(PASSWORD)));
+        create_alice(&db);
         refused(
             &gatehouse(&db, &["user", "delete", "--tenant", "acme", "--username", "mallory"], None),
             "unknown user",
