@@ -110,6 +110,12 @@ async fn discovery_names_the_issuer_and_its_endpoints() {
         assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
         assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     }
+    // Public metadata, readable from any web origin (a SPA's OIDC library fetches it).
+    for path in ["/tenants/acme/.well-known/openid-configuration", "/tenants/acme/jwks"] {
+        let res = server.client.get(server.url(path)).header("Origin", "https://spa.example").send().await.unwrap();
+        assert_eq!(res.headers()["access-control-allow-origin"], "*", "{path}");
+        assert!(res.headers().get("access-control-allow-credentials").is_none(), "{path}");
+    }
     let res = server.client.get(server.url("/tenants/nope/.well-known/openid-configuration")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let body: Value = res.json().await.unwrap();
@@ -237,6 +243,53 @@ async fn client_authentication_methods_and_failures() {
     assert_eq!(failures, 4);
     let denied = records.iter().filter(|r| r.action == "token.issue" && r.outcome == "denied").count();
     assert_eq!(denied, 1);
+}
+
+/// RFC 6749 §3.3: without a `scope` parameter a client gets its registered scopes that make
+/// sense without a user; registration refuses user scopes for a client-credentials-only client.
+#[actix_web::test]
+async fn client_credentials_without_scope_get_the_registered_machine_scopes() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    let store = &server.running.store;
+    let input = CreateClient {
+        tenant: "acme".into(),
+        name: "portal".into(),
+        client_type: "confidential".into(),
+        redirect_uris: vec!["https://portal.example.com/cb".into()],
+        grant_types: vec!["authorization_code".into(), "client_credentials".into()],
+        scope: "openid profile email offline_access reports:read".into(),
+        ..Default::default()
+    };
+    let created = admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap();
+    let c = Creds { id: created.client.client_id, secret: created.client_secret.unwrap().expose().clone() };
+    let res = cc_token(&server, "acme", &c, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["scope"], "reports:read", "{body}");
+
+    // Only user scopes registered: nothing to default to.
+    let input = CreateClient { name: "portal-2".into(), scope: "openid profile".into(), ..input };
+    let created = admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap();
+    let c = Creds { id: created.client.client_id, secret: created.client_secret.unwrap().expose().clone() };
+    assert_eq!(
+        error_of(cc_token(&server, "acme", &c, None).await).await,
+        (StatusCode::BAD_REQUEST, "invalid_scope".into())
+    );
+
+    // A machine-only client cannot register user scopes, and nothing is created.
+    let before = server.running.store.audit_page(0, 1000).unwrap().len();
+    let input = CreateClient {
+        name: "robot".into(),
+        redirect_uris: vec![],
+        grant_types: vec!["client_credentials".into()],
+        scope: "openid reports:read".into(),
+        ..input
+    };
+    let err = admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap_err();
+    assert!(err.to_string().contains("client_credentials-only client has no user"), "{err}");
+    assert_eq!(server.running.store.audit_page(0, 1000).unwrap().len(), before, "nothing recorded");
 }
 
 #[actix_web::test]

@@ -11,6 +11,7 @@ use crate::audit::AuditEvent;
 use crate::crypto::{KeyKind, Vault, random_bytes, random_token};
 use crate::jose::SigningAlg;
 use crate::model::Client;
+use crate::oauth::client_credentials::is_user_scope;
 use crate::store::{ClientStore, TenantStore};
 
 /// Input of `client create`.
@@ -112,6 +113,19 @@ fn check_grants(client_type: ClientType, grants: &[GrantType], redirects: &[Redi
     Ok(())
 }
 
+/// RFC 6749 §4.4, OIDC Core §5.4: a client registered only for client_credentials never acts
+/// for a user, so user scopes (`openid`, `profile`, `offline_access`, ...) are refused at
+/// registration rather than silently never granted.
+fn check_machine_scopes(grants: &[GrantType], scope: &ScopeSet) -> Result<(), AdminError> {
+    if grants == [GrantType::ClientCredentials] && scope.iter().any(|s| is_user_scope(s.as_str())) {
+        return Err(AdminError::invalid(
+            "a client_credentials-only client has no user: drop the user scopes (openid, profile, email, address, \
+             phone, offline_access) or add the authorization_code grant",
+        ));
+    }
+    Ok(())
+}
+
 /// O3: client secrets are stored as HMAC-SHA256 under the client-secret DEK, bound to the
 /// client id; a secret is 256 random bits, so a keyed hash (not Argon2) is the right tool.
 pub fn client_secret_hash(vault: &Vault, client_id: &str, secret: &Secret<String>) -> Result<Vec<u8>, AdminError> {
@@ -154,6 +168,7 @@ pub fn create_client(
     grants.dedup();
     check_grants(client_type, &grants, &redirects)?;
     let scope = ScopeSet::parse(&input.scope).map_err(AdminError::invalid)?;
+    check_machine_scopes(&grants, &scope)?;
     check_audiences(&input.audiences)?;
     let access_token_ttl = check_ttl(input.access_token_ttl, 300, (60, 86_400), "access token lifetime")?;
     let refresh_token_ttl = check_ttl(input.refresh_token_ttl, 2_592_000, (300, 31_536_000), "refresh token lifetime")?;

@@ -26,16 +26,32 @@ fn check_grant_allowed(client: &Client) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// RFC 6749 §3.3: requested scopes must be registered for the client; none requested means
-/// all registered ones. User scopes (`openid`, `offline_access`) mean nothing without a user.
+/// Scopes that describe or act for a user (OIDC Core §5.4, §11): a client-credentials token
+/// has no user, so they are never granted to one.
+pub const USER_SCOPES: [&str; 6] = ["openid", "offline_access", "profile", "email", "address", "phone"];
+
+/// Whether `scope` is one of [`USER_SCOPES`].
+pub fn is_user_scope(scope: &str) -> bool {
+    USER_SCOPES.contains(&scope)
+}
+
+/// RFC 6749 §3.3: requested scopes must be registered for the client and not user scopes;
+/// none requested means the pre-defined default, every registered scope that is not a user
+/// scope (and `invalid_scope` when that leaves none).
 pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSet, ProtocolError> {
     let invalid = ProtocolError::new(OAuthErrorCode::InvalidScope, "the requested scope is invalid or not allowed");
     let allowed = ScopeSet::parse(&client.scope).map_err(ProtocolError::server)?;
     let scope = match requested {
         Some(r) => ScopeSet::parse(r).map_err(|_| invalid.clone())?,
-        None => allowed.clone(),
+        None => {
+            let machine: ScopeSet = allowed.iter().filter(|s| !is_user_scope(s.as_str())).cloned().collect();
+            if machine.is_empty() {
+                return Err(invalid);
+            }
+            machine
+        }
     };
-    if scope.iter().any(|s| !allowed.contains(s.as_str()) || matches!(s.as_str(), "openid" | "offline_access")) {
+    if scope.iter().any(|s| !allowed.contains(s.as_str()) || is_user_scope(s.as_str())) {
         return Err(invalid);
     }
     Ok(scope)
@@ -76,4 +92,55 @@ pub fn issue(
         .target(format!("client:{}", client.client_id))
         .details(json!({ "grant": "client_credentials", "jti": token.jti, "scope": scope, "exp": token.expires_at }));
     Ok((Issued { access_token: token, expires_in: client.access_token_ttl, scope }, audit))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::jose::SigningAlg;
+
+    fn client(scope: &str) -> Client {
+        Client {
+            client_id: "svc".into(),
+            tenant_id: "t".into(),
+            name: "svc".into(),
+            client_type: ClientType::Confidential,
+            secret_hash: None,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
+            scope: scope.into(),
+            first_party: false,
+            created_at: 0,
+            audiences: vec![],
+            access_token_ttl: 300,
+            refresh_token_ttl: 3600,
+            signing_alg: SigningAlg::Es256,
+            web_origins: vec![],
+            backchannel_logout_uri: None,
+            jwks: None,
+        }
+    }
+
+    #[test]
+    fn no_scope_means_the_registered_machine_scopes() {
+        let c = client("openid profile email offline_access reports:read reports:write");
+        assert_eq!(granted_scope(&c, None).unwrap().to_string(), "reports:read reports:write");
+    }
+
+    #[test]
+    fn no_machine_scope_registered_is_invalid_scope() {
+        let e = granted_scope(&client("openid profile"), None).unwrap_err();
+        assert_eq!(e.code, OAuthErrorCode::InvalidScope);
+    }
+
+    #[test]
+    fn requested_user_or_unregistered_scopes_are_refused() {
+        let c = client("openid profile reports:read");
+        for asked in ["profile", "openid reports:read", "reports:write", "reports:read  profile"] {
+            assert_eq!(granted_scope(&c, Some(asked)).unwrap_err().code, OAuthErrorCode::InvalidScope, "{asked}");
+        }
+        assert_eq!(granted_scope(&c, Some("reports:read")).unwrap().to_string(), "reports:read");
+    }
 }

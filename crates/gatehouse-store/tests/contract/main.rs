@@ -161,6 +161,7 @@ fn clients_round_trip_and_are_tenant_scoped() {
 
         let mut backend = spa_client("acme", "Backend", "confidential");
         backend.grant_types = vec!["client_credentials".into()];
+        backend.scope = "reports:read".into();
         let conf = admin::create_client(&store, store.vault(), "test", &backend, NOW).unwrap();
         let secret = conf.client_secret.unwrap();
         let stored = store.client_by_id(&acme.id, &conf.client.client_id).unwrap().unwrap();
