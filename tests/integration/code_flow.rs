@@ -465,8 +465,17 @@ async fn login_failures_are_generic_and_posts_need_the_browser_binding() {
     let page2 = unknown_user.text().await.unwrap();
     assert!(page1.contains("Invalid username or password.") && page2.contains("Invalid username or password."), "A3");
 
-    // Another browser (no binding cookie), a forged CSRF token, a cross-site Origin: refused.
-    let html3 = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+    // IO3, IO4: the page names this origin in `Origin` on its own posts, sends nothing
+    // cross-site, and lets its form be answered by a redirect to the client and nowhere else.
+    let page3 = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap();
+    assert_eq!(page3.headers()["referrer-policy"], "same-origin");
+    let csp = page3.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("form-action 'self' https://app.example.com;"), "{csp}");
+    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-inline"), "{csp}");
+    let html3 = page3.text().await.unwrap();
+
+    // Another browser (no binding cookie), a forged CSRF token, a cross-site or opaque
+    // (`null`) Origin: refused with the expired page, and the waiting request is untouched.
     let stranger = browser(&server);
     assert_eq!(
         submit_login(&server, &stranger, "acme", &html3, "alice", PASSWORD).await.status(),
@@ -480,14 +489,14 @@ async fn login_failures_are_generic_and_posts_need_the_browser_binding() {
         ("username", "alice".into()),
         ("password", PASSWORD.into()),
     ];
-    let res = b
-        .post(server.url("/tenants/acme/login"))
-        .header("Origin", "https://evil.example")
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    for origin in ["https://evil.example", "null", "https://localhost:8443.evil.example"] {
+        let res = b.post(server.url("/tenants/acme/login")).header("Origin", origin).form(&form).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{origin}");
+        assert!(res.text().await.unwrap().contains("This sign-in page has expired"), "{origin}");
+    }
+    // The same form from this origin (as a browser under `same-origin` sends it) signs in.
+    let res = b.post(server.url("/tenants/acme/login")).header("Origin", PUBLIC_URL).form(&form).send().await.unwrap();
+    assert!(param(&location_params(&res).1, "code").is_some(), "the refusals were the Origin's alone");
 
     let failures = server
         .running

@@ -78,6 +78,21 @@ async fn security_headers_on_every_https_response() {
     }
 }
 
+/// A person who opens the server's root URL gets a page saying what this is, under the
+/// pages' CSP, instead of a JSON 404.
+#[actix_web::test]
+async fn the_root_url_is_a_small_page() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start(&db, None).await;
+    let res = server.client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("OpenID Connect identity provider") && html.contains(".well-known/openid-configuration"));
+}
+
 #[actix_web::test]
 async fn errors_are_generic_with_a_correlation_id() {
     let db = TestDatabase::sqlite();

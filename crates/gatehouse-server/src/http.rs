@@ -14,7 +14,8 @@ use actix_web::web;
 /// The one route table of the HTTPS server.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     oauth::routes(cfg);
-    cfg.route("/healthz", web::get().to(health::live))
+    cfg.route("/", web::get().to(pages::home))
+        .route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics))
         .route("/assets/{name}", web::get().to(assets::asset))

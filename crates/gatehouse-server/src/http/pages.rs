@@ -1,5 +1,7 @@
-//! Server-rendered pages (IO2, IO4): askama templates escape by default; each page carries a
-//! CSP that allows only this server's own stylesheet and scripts, and no framing.
+//! Server-rendered pages (IO2, IO3, IO4): askama templates escape by default; each page
+//! carries a CSP that allows only this server's own stylesheet and scripts, no framing, and
+//! form submissions only to this origin and the origins the page's forms are answered with a
+//! redirect to; and a referrer policy under which the browser names this origin in `Origin`.
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
@@ -8,9 +10,42 @@ use askama::Template;
 
 use super::errors::PublicBody;
 
-/// The CSP of every page: own files only, forms post to this origin only.
+/// The CSP of a page whose forms go to this origin only: own files only, no framing.
 pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
                             form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// IO4: pages send `same-origin`, not `no-referrer`: under `no-referrer` a browser sends
+/// `Origin: null` on every form POST (Fetch, "serializing a request origin"), which the
+/// Origin check (IO3) must refuse; `same-origin` names this origin to this origin only and
+/// still sends nothing to other sites.
+pub const PAGE_REFERRER_POLICY: &str = "same-origin";
+
+/// The CSP source expression for where a form's answer may redirect: the origin of an
+/// http(s) URI, or the scheme of a private-use one (RFC 8252 §7.1); `None` if unparsable.
+pub fn form_target_source(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    match url.scheme() {
+        "http" | "https" => Some(url.origin().ascii_serialization()),
+        // Private-use schemes are `[a-z0-9+.-]+` once parsed: nothing that could end the directive.
+        scheme => Some(format!("{scheme}:")),
+    }
+}
+
+/// IO4, IO3: [`PAGE_CSP`] with `form-action` widened to `targets`: Chromium holds the
+/// redirect that answers a form submission to `form-action` too, so a page whose form is
+/// answered with a redirect to the client (login, consent, logout) must allow that origin,
+/// and nothing else.
+pub fn page_csp(targets: &[&str]) -> String {
+    let mut form_action = String::from("'self'");
+    for source in targets.iter().filter_map(|t| form_target_source(t)) {
+        form_action.push(' ');
+        form_action.push_str(&source);
+    }
+    format!(
+        "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -64,6 +99,15 @@ pub struct FormPostPage<'a> {
     pub fields: Vec<(&'static str, &'a str)>,
 }
 
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage;
+
+/// `GET /`: what this server is, for a person who lands on it.
+pub async fn home() -> HttpResponse {
+    render(&HomePage, StatusCode::OK, PAGE_CSP)
+}
+
 /// Renders `page` with `status` and `csp`; a render failure is a generic 500.
 pub fn render(page: &impl Template, status: StatusCode, csp: &str) -> HttpResponse {
     let body = match page.render() {
@@ -78,6 +122,7 @@ pub fn render(page: &impl Template, status: StatusCode, csp: &str) -> HttpRespon
         res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static(PAGE_REFERRER_POLICY));
     res.extensions_mut().insert(PublicBody);
     res
 }

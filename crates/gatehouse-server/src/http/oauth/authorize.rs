@@ -20,7 +20,7 @@ use super::browser::{self, current_session, redirect_error, respond, respond_err
 use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::client_ip::client_ip;
 use crate::http::errors::request_id;
-use crate::http::pages::{self, ConsentPage, LoginPage, PAGE_CSP};
+use crate::http::pages::{self, ConsentPage, LoginPage};
 use crate::state::AppState;
 
 /// The authorization endpoint, GET (query) or POST (form).
@@ -149,7 +149,8 @@ pub async fn login_page(
         error,
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    let mut res = pages::render(&page, status, PAGE_CSP);
+    // The login form may be answered with a redirect to the client (first-party, errors).
+    let mut res = pages::render(&page, status, &pages::page_csp(&[&areq.redirect_uri]));
     res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
     Ok(res)
 }
@@ -178,7 +179,7 @@ async fn consent_page(
         request_id: &pending.id,
         csrf: &pending.csrf,
     };
-    let mut res = pages::render(&page, StatusCode::OK, PAGE_CSP);
+    let mut res = pages::render(&page, StatusCode::OK, &pages::page_csp(&[&areq.redirect_uri]));
     res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
     Ok(res)
 }

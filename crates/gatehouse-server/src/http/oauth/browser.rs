@@ -117,8 +117,11 @@ pub async fn start_pending(
 #[derive(Debug)]
 pub struct PageRefused(pub &'static str);
 
-/// IO3: a cross-site `Origin` is refused; a missing one (older clients) falls back on the
-/// synchronizer token and the SameSite binding cookie.
+/// IO3: a form post must come from this origin. Any other `Origin` is refused, `null`
+/// included: it is what sandboxed frames, cross-origin redirects and pages under
+/// `no-referrer` send, and it proves nothing; our pages send `Referrer-Policy: same-origin`,
+/// under which the browser names this origin. A missing `Origin` (older browsers) falls back
+/// on the synchronizer token and the SameSite binding cookie, which are checked anyway.
 fn check_origin(req: &HttpRequest, public_url: &str) -> Result<(), PageRefused> {
     let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
     let expected = url::Url::parse(public_url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
@@ -194,13 +197,17 @@ pub fn respond(
             res
         }
         ResponseMode::FormPost => {
-            let origin = url::Url::parse(redirect_uri).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+            let target = pages::form_target_source(redirect_uri).unwrap_or_else(|| "'none'".to_owned());
             let csp = format!(
-                "default-src 'none'; script-src 'self'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+                "default-src 'none'; script-src 'self'; form-action {target}; frame-ancestors 'none'; base-uri 'none'"
             );
             let page =
                 FormPostPage { action: redirect_uri, fields: fields.iter().map(|(k, v)| (*k, v.as_str())).collect() };
-            pages::render(&page, StatusCode::OK, &csp)
+            let mut res = pages::render(&page, StatusCode::OK, &csp);
+            // The client sees this server's origin (not `null`) on the cross-origin POST, as
+            // relying parties that check `Origin` expect; it knows that origin already.
+            res.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("origin"));
+            res
         }
     }
 }

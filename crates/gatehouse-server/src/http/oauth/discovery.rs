@@ -50,8 +50,12 @@ pub fn document(iss: &str) -> Value {
     })
 }
 
+/// Public metadata: cacheable, and readable by any web origin (O7): a browser app's OIDC
+/// library fetches discovery from its own origin, and nothing here depends on who asks (`*`
+/// also means the browser sends no credentials).
 fn json_bytes(body: web::Bytes, cache_secs: u32) -> HttpResponse {
     let mut res = HttpResponse::Ok().content_type("application/json").body(body);
+    res.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={cache_secs}")) {
         res.headers_mut().insert(header::CACHE_CONTROL, v);
     }

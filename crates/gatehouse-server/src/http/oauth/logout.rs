@@ -19,7 +19,7 @@ use super::backchannel;
 use super::browser::{self, SESSION_COOKIE, current_session};
 use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
-use crate::http::pages::{self, LogoutPage, PAGE_CSP};
+use crate::http::pages::{self, LogoutPage};
 use crate::state::AppState;
 
 /// The logout endpoint.
@@ -90,8 +90,15 @@ fn confirmed(
         && params.get("confirm").is_some_and(|c| logout_confirmed(state.store.vault(), session, c))
 }
 
-/// The page that asks the user to confirm, carrying the request's parameters.
-fn confirmation_page(tenant: &TenantEntry, state: &AppState, params: &Params, session: &SessionRecord) -> HttpResponse {
+/// The page that asks the user to confirm, carrying the request's parameters; its form is
+/// answered with a redirect to `target` (already checked against the client's registration).
+fn confirmation_page(
+    tenant: &TenantEntry,
+    state: &AppState,
+    params: &Params,
+    session: &SessionRecord,
+    target: Option<&str>,
+) -> HttpResponse {
     let confirm = match logout_confirmation(state.store.vault(), session) {
         Ok(c) => c,
         Err(e) => {
@@ -114,7 +121,8 @@ fn confirmation_page(tenant: &TenantEntry, state: &AppState, params: &Params, se
         confirm: &confirm,
         fields,
     };
-    pages::render(&page, StatusCode::OK, PAGE_CSP)
+    let targets: Vec<&str> = target.into_iter().collect();
+    pages::render(&page, StatusCode::OK, &pages::page_csp(&targets))
 }
 
 /// Ends the session and answers; returns the ended session for back-channel notification.
@@ -160,7 +168,7 @@ async fn handle(
     let mut ended = None;
     if let Some((hash, session)) = current_session(req, state, tenant).await? {
         if !confirmed(req, state, &params, hint.as_ref(), &session) {
-            return Ok((confirmation_page(tenant, state, &params, &session), None));
+            return Ok((confirmation_page(tenant, state, &params, &session, target.as_deref()), None));
         }
         let audit = AuditEvent::new(format!("user:{}", session.user_id), "logout")
             .tenant(&tenant.tenant.id)
