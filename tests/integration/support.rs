@@ -143,20 +143,34 @@ pub struct BinaryServer {
     pub base: String,
     pub env: Vec<(String, String)>,
     pub cert_pem: Vec<u8>,
+    data_dir: PathBuf,
+    /// Every line the server logged so far.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl BinaryServer {
     /// Starts the binary on `data_dir` and returns once it logs that it listens.
     pub fn start(data_dir: &Path, db_url: &str) -> Self {
+        Self::start_with(data_dir, db_url, &[])
+    }
+
+    /// As [`BinaryServer::start`], with more `GATEHOUSE_*` settings.
+    pub fn start_with(data_dir: &Path, db_url: &str, extra_env: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let base = format!("https://localhost:{port}");
-        let env: Vec<(String, String)> = vec![
+        let mut env: Vec<(String, String)> = vec![
             ("GATEHOUSE_HTTPS_ADDR".into(), format!("127.0.0.1:{port}")),
             ("GATEHOUSE_HTTP_ADDR".into(), String::new()),
             ("GATEHOUSE_PUBLIC_URL".into(), base.clone()),
             ("GATEHOUSE_WORKERS".into(), "1".into()),
         ];
+        env.extend(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         for (k, _) in std::env::vars() {
             if k.starts_with("GATEHOUSE_") {
@@ -173,20 +187,50 @@ impl BinaryServer {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Read the log until the server listens, then keep draining it in the background.
+        // Read the log until the server listens, then keep collecting it in the background.
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if line.contains("gatehouse listening") {
                     let _ = ready_tx.send(());
                 }
+                sink.lock().unwrap().push(line);
             }
         });
         ready_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("gatehouse serve did not start");
         let cert_pem = std::fs::read(gatehouse_server::tls::dev_paths(data_dir).0).unwrap();
-        Self { child, base, env, cert_pem }
+        Self { child, base, env, cert_pem, data_dir: data_dir.to_owned(), log }
+    }
+
+    /// The server's log lines that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.log.lock().unwrap().iter().filter(|l| l.contains(needle)).cloned().collect()
+    }
+
+    /// The base64 SHA-256 of the server certificate's public key (SubjectPublicKeyInfo), as
+    /// Chromium's `--ignore-certificate-errors-spki-list` takes it: the browser then trusts
+    /// this one development certificate and nothing else that is self-signed.
+    pub fn spki_pin(&self) -> String {
+        use base64::Engine;
+        use rcgen::PublicKeyData;
+        let key_pem = std::fs::read_to_string(gatehouse_server::tls::dev_paths(&self.data_dir).1).unwrap();
+        let spki = rcgen::KeyPair::from_pem(&key_pem).unwrap().subject_public_key_info();
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki);
+        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+    }
+
+    /// The path of the development certificate the server serves.
+    pub fn cert_path(&self) -> PathBuf {
+        gatehouse_server::tls::dev_paths(&self.data_dir).0
+    }
+
+    /// `gatehouse` CLI against this server's data directory and database, printing JSON.
+    pub fn cli_json(&self, db_url: &str, args: &[&str], stdin: Option<&str>) -> serde_json::Value {
+        json_ok(&self.cli(&self.data_dir, db_url, args, stdin))
     }
 
     /// The CLI against the same data directory and database, while the server runs.

@@ -1,0 +1,9 @@
+//! The browser test layer: the real `gatehouse` binary driven by headless Chromium. Every
+//! page (sign-in, consent, logout today; account, MFA, console and federation as they come)
+//! is tested here, because an HTTP client sends no `Origin` as a browser does, enforces no
+//! CSP and runs no script.
+
+mod harness;
+mod rp;
+mod sign_in;
+mod spa;
