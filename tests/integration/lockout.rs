@@ -57,6 +57,56 @@ async fn five_wrong_passwords_lock_the_account_and_the_lock_looks_like_a_wrong_p
     }
 }
 
+/// A4 under concurrency: 24 wrong passwords and the right one sent at once. At most the
+/// threshold of passwords is checked, no session is created after the lockout was recorded,
+/// and the stored state is exactly what the checked attempts say.
+#[actix_web::test]
+async fn a_burst_of_guesses_cannot_outrun_the_lock() {
+    for db in databases() {
+        let server = TestServer::start_with(config(&db, &[("GATEHOUSE_WORKERS", "2")]), None).await;
+        tenant(&server, "acme");
+        let alice = user(&server, "acme", "alice");
+        let spa = spa(&server, "acme", "Web App", true);
+        let mut attempts = Vec::new();
+        for i in 0..25 {
+            let b = browser(&server);
+            let html = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+            attempts.push((b, html, if i == 12 { PASSWORD } else { "wrong-guess" }));
+        }
+        let answers = futures_util::future::join_all(
+            attempts.iter().map(|(b, html, password)| submit_login(&server, b, "acme", html, "alice", password)),
+        )
+        .await;
+        let redirects = answers.iter().filter(|r| r.status() == StatusCode::SEE_OTHER).count();
+        assert!(answers.iter().all(|r| [StatusCode::SEE_OTHER, StatusCode::UNAUTHORIZED].contains(&r.status())));
+
+        let store = &server.running.store;
+        let records = store.audit_page(0, 10_000).unwrap();
+        let logins: Vec<_> = records.iter().filter(|r| r.action == "login").collect();
+        assert_eq!(logins.len(), 25, "{db:?}: every attempt audited");
+        let checked_wrong = logins.iter().filter(|r| r.outcome == "failure").count();
+        let successes: Vec<i64> = logins.iter().filter(|r| r.outcome == "success").map(|r| r.seq).collect();
+        let lockouts: Vec<i64> = records.iter().filter(|r| r.action == "account.lockout").map(|r| r.seq).collect();
+        assert!(checked_wrong <= 5, "{db:?}: {checked_wrong} wrong passwords checked, the lock allows 5");
+        assert_eq!(successes.len(), redirects, "{db:?}: one session per success");
+        assert!(successes.len() <= 1 && lockouts.len() <= 1, "{db:?}");
+        if let (Some(success), Some(lockout)) = (successes.first(), lockouts.first()) {
+            assert!(success < lockout, "{db:?}: a session after the lockout was recorded");
+        }
+        let tenant_id = store.tenant_by_slug("acme").unwrap().unwrap().id;
+        let state = store.lockout(&tenant_id, &alice).unwrap();
+        assert_eq!(state.in_flight, 0, "{db:?}: every admission decided");
+        let failures_after_success =
+            logins.iter().filter(|r| r.outcome == "failure" && successes.first().is_none_or(|s| r.seq > *s)).count();
+        if lockouts.is_empty() {
+            assert_eq!(state.failures as usize, failures_after_success, "{db:?}: counts exact");
+        } else {
+            assert!(state.locked_until.is_some() && state.failures == 0, "{db:?}: {state:?}");
+            assert_eq!(failures_after_success, 5, "{db:?}: locked by exactly five failures");
+        }
+    }
+}
+
 /// The `Retry-After` seconds of a 429.
 fn retry_after(res: &reqwest::Response) -> u64 {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -182,4 +232,36 @@ async fn a_rate_limit_reached_raises_an_alert_on_the_webhook() {
     let tenant_id = server.running.store.tenant_by_slug("acme").unwrap().unwrap().id;
     assert_eq!(alert["tenant_id"], tenant_id.as_str());
     hook_handle.stop(true).await;
+}
+
+/// A1: a right password whose hash has other parameters than the configured ones is rehashed
+/// with them at sign-in; a wrong one changes nothing.
+#[actix_web::test]
+async fn a_hash_with_old_parameters_is_rehashed_at_sign_in() {
+    use gatehouse_core::store::UserStore;
+    for db in databases() {
+        let server = TestServer::start_with(config(&db, &[("GATEHOUSE_ARGON2_ITERATIONS", "3")]), None).await;
+        tenant(&server, "acme");
+        user(&server, "acme", "alice"); // hashed with the default t=2
+        let spa = spa(&server, "acme", "Web App", true);
+        let store = &server.running.store;
+        let tenant_id = store.tenant_by_slug("acme").unwrap().unwrap().id;
+        let hash =
+            || store.user_by_username(&tenant_id, "alice").unwrap().unwrap().password_hash.unwrap().expose().clone();
+        let old = hash();
+        assert!(old.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{old}");
+        let b = browser(&server);
+        assert_eq!(attempt(&server, &b, &spa, "wrong-guess").await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(hash(), old, "{db:?}: a wrong password rehashes nothing");
+        assert_eq!(attempt(&server, &b, &spa, PASSWORD).await.0, StatusCode::SEE_OTHER);
+        let new = hash();
+        assert!(new.starts_with("$argon2id$v=19$m=19456,t=3,p=1$"), "{db:?}: {new}");
+        let b = browser(&server);
+        assert_eq!(
+            attempt(&server, &b, &spa, PASSWORD).await.0,
+            StatusCode::SEE_OTHER,
+            "{db:?}: the new hash verifies"
+        );
+        assert_eq!(hash(), new, "{db:?}: rehashed once");
+    }
 }

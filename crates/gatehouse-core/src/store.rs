@@ -41,6 +41,15 @@ pub trait UserStore {
     fn user_by_username(&self, tenant_id: &str, username: &str) -> Result<Option<User>, StoreError>;
     /// The role names of a user in a tenant, sorted.
     fn user_roles(&self, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StoreError>;
+    /// A1: replaces the password hash with one of the current parameters, only if it is still
+    /// `old_hash` (a concurrent change wins); `true` when replaced.
+    fn rehash_password(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError>;
     /// How many users of the tenant hold `role`.
     fn count_role_members(&self, tenant_id: &str, role: &str) -> Result<i64, StoreError>;
     /// A9: sets a new password hash and, in the same transaction, ends every session of the
@@ -64,8 +73,19 @@ pub trait UserStore {
 pub trait LockoutStore {
     /// The account's failure state (default when it has none).
     fn lockout(&self, tenant_id: &str, user_id: &str) -> Result<crate::password::LockoutState, StoreError>;
-    /// Counts one failure atomically (concurrent failures are all counted) and returns the new
-    /// state; when it starts a lockout, `on_lockout` is appended to the audit log with it.
+    /// A4: admits one sign-in attempt before its password is checked (see
+    /// `LockoutState::admit`), atomically; `false` when refused (locked, or enough attempts
+    /// undecided to lock it). Every admission ends in `record_failure` or `record_success`.
+    fn admit_attempt(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        policy: crate::password::LockoutPolicy,
+        now: crate::UnixTime,
+    ) -> Result<bool, StoreError>;
+    /// Counts one failure of an admitted attempt atomically (concurrent failures are all
+    /// counted) and returns the new state; when it starts a lockout, `on_lockout` is appended
+    /// to the audit log with it.
     fn record_failure(
         &self,
         tenant_id: &str,
@@ -74,8 +94,11 @@ pub trait LockoutStore {
         now: crate::UnixTime,
         on_lockout: &AuditEvent,
     ) -> Result<crate::password::LockoutState, StoreError>;
-    /// Forgets the account's failures and lockouts (a successful sign-in, or an administrator
-    /// lifting a lock, which passes its audit record); `false` when there was nothing to clear.
+    /// A right password of an admitted attempt: forgets failures and lockouts and returns
+    /// `true`, unless the account was locked meanwhile (`false`: the attempt fails).
+    fn record_success(&self, tenant_id: &str, user_id: &str, now: crate::UnixTime) -> Result<bool, StoreError>;
+    /// Forgets the account's failures and lockouts (an administrator lifting a lock, which
+    /// passes its audit record); `false` when there was nothing to clear.
     fn clear_lockout(&self, tenant_id: &str, user_id: &str, audit: Option<&AuditEvent>) -> Result<bool, StoreError>;
 }
 

@@ -204,6 +204,8 @@ diesel::table! {
         lockouts -> Integer,
         locked_until -> Nullable<BigInt>,
         updated_at -> BigInt,
+        in_flight -> Integer,
+        reserved_at -> Nullable<BigInt>,
     }
 }
 

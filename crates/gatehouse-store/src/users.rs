@@ -124,6 +124,27 @@ impl UserStore for Store {
             .map_err(unavailable)
     }
 
+    fn rehash_password(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let updated = self.db.write_tx(|conn| {
+            diesel::update(
+                users::table
+                    .filter(users::tenant_id.eq(tenant_id))
+                    .filter(users::id.eq(user_id))
+                    .filter(users::password_hash.eq(old_hash)),
+            )
+            .set(users::password_hash.eq(Some(new_hash)))
+            .execute(conn)
+            .map_err(unavailable)
+        })?;
+        Ok(updated == 1)
+    }
+
     fn reset_password(
         &self,
         tenant_id: &str,

@@ -31,6 +31,10 @@ impl Default for LockoutPolicy {
     }
 }
 
+/// How long an admitted attempt may stay undecided before it stops counting: a node that
+/// died between admitting and deciding must not keep the account closed.
+pub const RESERVATION_TTL_SECS: i64 = 120;
+
 /// An account's failure state as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LockoutState {
@@ -39,6 +43,10 @@ pub struct LockoutState {
     /// Lockouts so far (the next one lasts twice as long).
     pub lockouts: i32,
     pub locked_until: Option<i64>,
+    /// Attempts admitted whose password is still being checked.
+    pub in_flight: i32,
+    /// When the last attempt was admitted.
+    pub reserved_at: Option<i64>,
 }
 
 impl LockoutState {
@@ -47,16 +55,56 @@ impl LockoutState {
         self.locked_until.is_some_and(|until| now.0 < until)
     }
 
-    /// The state after one more failure at `now`; `true` when this failure starts a lockout.
-    pub fn after_failure(self, policy: LockoutPolicy, now: UnixTime) -> (Self, bool) {
-        let failures = self.failures.saturating_add(1);
-        if failures < policy.threshold {
-            return (Self { failures, ..self }, false);
+    /// Admitted attempts still undecided at `now` (stale reservations do not count).
+    fn live_in_flight(&self, now: UnixTime) -> i32 {
+        match self.reserved_at {
+            Some(at) if now.0 - at < RESERVATION_TTL_SECS => self.in_flight.max(0),
+            _ => 0,
         }
-        let factor = 1i64.checked_shl(self.lockouts.clamp(0, 30) as u32).unwrap_or(i64::MAX);
+    }
+
+    /// This state with one reservation fewer.
+    fn released(self, now: UnixTime) -> Self {
+        let in_flight = self.live_in_flight(now).saturating_sub(1).max(0);
+        Self { in_flight, reserved_at: if in_flight > 0 { self.reserved_at } else { None }, ..self }
+    }
+
+    /// A4: admits one more attempt before its password is looked at, or `None`: while the
+    /// account is locked, and while the attempts already undecided would lock it if they all
+    /// failed. Admission and the decision are separate transactions, so a burst of guesses
+    /// sent at once is checked at most `threshold` at a time and cannot outrun the lock.
+    pub fn admit(self, policy: LockoutPolicy, now: UnixTime) -> Option<Self> {
+        let in_flight = self.live_in_flight(now);
+        if self.is_locked(now) || self.failures.saturating_add(in_flight) >= policy.threshold {
+            return None;
+        }
+        Some(Self { in_flight: in_flight + 1, reserved_at: Some(now.0), ..self })
+    }
+
+    /// The state after one more failure at `now` (releasing its admission); `true` when this
+    /// failure starts a lockout.
+    pub fn after_failure(self, policy: LockoutPolicy, now: UnixTime) -> (Self, bool) {
+        let this = self.released(now);
+        let failures = this.failures.saturating_add(1);
+        if failures < policy.threshold {
+            return (Self { failures, ..this }, false);
+        }
+        let factor = 1i64.checked_shl(this.lockouts.clamp(0, 30) as u32).unwrap_or(i64::MAX);
         let secs = policy.base_secs.saturating_mul(factor).min(policy.max_secs);
-        let locked = Self { failures: 0, lockouts: self.lockouts.saturating_add(1), locked_until: Some(now.0 + secs) };
+        let locked =
+            Self { failures: 0, lockouts: this.lockouts.saturating_add(1), locked_until: Some(now.0 + secs), ..this };
         (locked, true)
+    }
+
+    /// A4: the state after a right password at `now` (releasing its admission): failures and
+    /// lockouts forgotten, or `Err` with the released state when the account was locked
+    /// meanwhile, in which case the attempt fails like any other.
+    pub fn after_success(self, now: UnixTime) -> Result<Self, Self> {
+        let this = self.released(now);
+        if this.is_locked(now) {
+            return Err(this);
+        }
+        Ok(Self { in_flight: this.in_flight, reserved_at: this.reserved_at, ..Self::default() })
     }
 }
 
@@ -84,8 +132,57 @@ mod tests {
         let (again, locked) = again.after_failure(p, UnixTime(5000));
         assert!(locked);
         assert_eq!(again.locked_until, Some(5000 + 1800), "doubled");
-        let many = LockoutState { failures: 4, lockouts: 40, locked_until: None };
+        let many = LockoutState { failures: 4, lockouts: 40, ..Default::default() };
         assert_eq!(many.after_failure(p, UnixTime(0)).0.locked_until, Some(86_400), "capped at a day");
+    }
+
+    #[test]
+    fn at_most_threshold_attempts_are_undecided_at_once() {
+        let p = LockoutPolicy::default();
+        let now = UnixTime(1000);
+        let mut s = LockoutState::default();
+        for i in 0..5 {
+            s = s.admit(p, now).unwrap_or_else(|| panic!("attempt {i} admitted"));
+        }
+        assert_eq!(s.in_flight, 5);
+        assert_eq!(s.admit(p, now), None, "five undecided guesses could lock the account: a sixth waits");
+        // Two fail: three still undecided plus two failures still fill the threshold.
+        let (s, _) = s.after_failure(p, now);
+        let (s, _) = s.after_failure(p, now);
+        assert_eq!((s.failures, s.in_flight), (2, 3));
+        assert_eq!(s.admit(p, now), None);
+        // One succeeds: everything forgotten but the two still undecided.
+        let s = s.after_success(now).unwrap();
+        assert_eq!((s.failures, s.lockouts, s.in_flight), (0, 0, 2));
+        assert!(s.admit(p, now).is_some());
+    }
+
+    #[test]
+    fn a_right_password_decided_after_the_lock_fails() {
+        // Locked while its password was checked (say its admission went stale under load):
+        // the success is refused and its admission released.
+        let now = UnixTime(1000);
+        let s = LockoutState {
+            locked_until: Some(now.0 + 60),
+            in_flight: 1,
+            reserved_at: Some(now.0),
+            ..Default::default()
+        };
+        let decided = s.after_success(now).unwrap_err();
+        assert!(decided.is_locked(now), "no success while locked");
+        assert_eq!(decided.in_flight, 0);
+        assert!(
+            LockoutState { in_flight: 1, reserved_at: Some(now.0), ..Default::default() }.after_success(now).is_ok()
+        );
+    }
+
+    #[test]
+    fn stale_admissions_stop_counting() {
+        let p = LockoutPolicy::default();
+        let s = LockoutState { in_flight: 5, reserved_at: Some(1000), ..Default::default() };
+        assert_eq!(s.admit(p, UnixTime(1000 + RESERVATION_TTL_SECS - 1)), None);
+        let later = s.admit(p, UnixTime(1000 + RESERVATION_TTL_SECS)).unwrap();
+        assert_eq!(later.in_flight, 1, "a crashed node's admissions are forgotten");
     }
 
     #[test]

@@ -89,8 +89,7 @@ async fn handle_login(
     let username: String = form.username.chars().take(254).collect();
     let source_ip = client_ip(req).map(|ip| ip.to_string());
     let user = match signin::check(state, &tenant.tenant.id, &username, form.password).await? {
-        Attempt::Valid { user, lock } => {
-            signin::clear_failures(state, &tenant.tenant.id, &user, lock).await?;
+        Attempt::Valid(user) => {
             state.failure_streaks.clear(&tenant.tenant.id, &username);
             state.metrics.count(Event::LoginSucceeded);
             user
@@ -100,9 +99,6 @@ async fn handle_login(
                 Attempt::Locked(_) => "account locked",
                 _ => "invalid credentials",
             };
-            if let Attempt::Invalid(Some(user)) = &failed {
-                signin::count_failure(state, &tenant.tenant.id, user).await?;
-            }
             let mut event = AuditEvent::new("anonymous", "login")
                 .tenant(&tenant.tenant.id)
                 .target(signin::attempted_account(state, &tenant.tenant.id, &username, &failed))
