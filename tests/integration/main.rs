@@ -6,6 +6,7 @@ mod account;
 mod browser;
 mod cli;
 mod code_flow;
+mod hardening;
 mod http;
 mod lockout;
 mod oauth;

@@ -22,6 +22,31 @@ pub struct AuditWriter {
     tx: mpsc::Sender<Job>,
 }
 
+/// Appends a batch in one transaction and answers each job. If the batch fails, its records
+/// are appended one by one, so a record the database refuses fails its own request only.
+fn write_batch(store: &Store, batch: Vec<Job>) {
+    let (events, replies): (Vec<AuditEvent>, Vec<_>) = batch.into_iter().unzip();
+    match store.append_audit_batch(&events) {
+        Ok(()) => {
+            for reply in replies {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        Err(e) if events.len() == 1 => {
+            for reply in replies {
+                let _ = reply.send(Err(e.to_string()));
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, records = events.len(), "audit batch refused; appending its records one by one");
+            for (event, reply) in events.into_iter().zip(replies) {
+                let one = store.append_audit_batch(std::slice::from_ref(&event)).map_err(|e| e.to_string());
+                let _ = reply.send(one);
+            }
+        }
+    }
+}
+
 impl AuditWriter {
     /// Starts the writer thread on `store`.
     pub fn start(store: Store) -> std::io::Result<Self> {
@@ -35,11 +60,7 @@ impl AuditWriter {
                         Err(_) => break,
                     }
                 }
-                let (events, replies): (Vec<AuditEvent>, Vec<_>) = batch.into_iter().unzip();
-                let result = store.append_audit_batch(&events).map_err(|e| e.to_string());
-                for reply in replies {
-                    let _ = reply.send(result.clone());
-                }
+                write_batch(&store, batch);
             }
         })?;
         Ok(Self { tx })

@@ -50,7 +50,12 @@ fn parse_basic(header: &str) -> Result<(String, Secret<String>), ProtocolError> 
     let decode = |s: &str| -> String {
         url::form_urlencoded::parse(format!("x={s}").as_bytes()).map(|(_, v)| v.into_owned()).next().unwrap_or_default()
     };
-    Ok((decode(id), Secret::new(decode(secret))))
+    let id = decode(id);
+    // IO1: a client id is printable, like every protocol value.
+    if super::params::has_control(&id) {
+        return Err(INVALID_CLIENT.detail("control character in the client id"));
+    }
+    Ok((id, Secret::new(decode(secret))))
 }
 
 /// Reads the client's credentials; more than one method at once is `invalid_request`

@@ -235,6 +235,10 @@ impl actix_web::FromRequest for TenantScope {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let (Some(slug), Some(state)) = (slug, state) else { return Err(TenantError::NotFound) };
+            // IO1: a path segment that cannot be a slug names no tenant and is never looked up.
+            if gatehouse_types::TenantSlug::parse(&slug).is_err() {
+                return Err(TenantError::NotFound);
+            }
             match state.tenant(&slug).await {
                 Ok(Some(t)) => Ok(TenantScope(t)),
                 Ok(None) => Err(TenantError::NotFound),

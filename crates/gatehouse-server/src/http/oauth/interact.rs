@@ -7,6 +7,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::flow::session::{SessionPolicy, new_session};
 use gatehouse_core::flow::{ACR_PASSWORD, secret_hash};
+use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::password::failure_delay;
 use gatehouse_core::store::FlowStore;
 use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret};
@@ -75,12 +76,21 @@ pub async fn login(
     }
 }
 
+/// IO1: the page's answer when a posted field holds a control character (never looked up).
+fn malformed_page(req: &HttpRequest) -> HttpResponse {
+    let id = request_id(req);
+    pages::message(StatusCode::BAD_REQUEST, "Invalid request", "The form held characters it may not hold.", Some(&id))
+}
+
 async fn handle_login(
     req: &HttpRequest,
     state: &AppState,
     tenant: &TenantEntry,
     form: LoginForm,
 ) -> Result<HttpResponse, ProtocolError> {
+    if [&form.request_id, &form.csrf, &form.username].iter().any(|f| has_control(f)) {
+        return Ok(malformed_page(req));
+    }
     let (pending, areq) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
         Ok(p) => p,
         Err(why) => return Ok(refused_page(req, &why)),
@@ -170,6 +180,9 @@ async fn handle_consent(
     tenant: &TenantEntry,
     form: ConsentForm,
 ) -> Result<HttpResponse, ProtocolError> {
+    if [&form.request_id, &form.csrf, &form.decision].iter().any(|f| has_control(f)) {
+        return Ok(malformed_page(req));
+    }
     let (pending, areq) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
         Ok(p) => p,
         Err(why) => return Ok(refused_page(req, &why)),
