@@ -133,7 +133,7 @@ async fn a_deleted_user_leaves_no_session_token_or_name_behind() {
         let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
         let store = &server.running.store;
 
-        admin::delete_user(store, "acme", "alice", "cli:test").unwrap();
+        admin::delete_user(store, "acme", "alice", "cli:test", UnixTime::now()).unwrap();
         let res = b.get(authorize_url(&server, "acme", &spa, &[("prompt", "none")])).send().await.unwrap();
         assert_eq!(param(&location_params(&res).1, "error"), Some("login_required"), "{db:?}");
         let refused = refresh(&server, "acme", &spa, tokens["refresh_token"].as_str().unwrap()).await;
@@ -156,7 +156,7 @@ async fn a_deleted_user_leaves_no_session_token_or_name_behind() {
         assert!(target.starts_with("unknown-username:") && !target.contains("alice"), "{target}");
         assert_eq!(failed.actor, "anonymous");
 
-        let last_admin = admin::delete_user(store, "platform", "admin", "cli:test").unwrap_err();
+        let last_admin = admin::delete_user(store, "platform", "admin", "cli:test", UnixTime::now()).unwrap_err();
         assert!(last_admin.to_string().contains("last platform administrator"), "{last_admin}");
     }
 }

@@ -158,3 +158,176 @@ async fn a_refused_audit_record_fails_only_its_own_request() {
         assert!(gatehouse_core::audit::verify_chain(store, store.vault()).is_ok(), "the chain verifies");
     }
 }
+
+/// A relying party's back-channel logout endpoint: every logout token it receives, with the
+/// client it was for (`/bc/{name}`).
+struct BackchannelRp {
+    port: u16,
+    received: tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl BackchannelRp {
+    fn start() -> Self {
+        use actix_web::{App, HttpServer, web};
+        let (tx, received) = tokio::sync::mpsc::unbounded_channel();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = HttpServer::new(move || {
+            let tx = tx.clone();
+            App::new().route(
+                "/bc/{name}",
+                web::post().to(
+                    move |name: web::Path<String>, form: web::Form<std::collections::HashMap<String, String>>| {
+                        let _ = tx.send((name.into_inner(), form.get("logout_token").cloned().unwrap_or_default()));
+                        async { actix_web::HttpResponse::Ok().finish() }
+                    },
+                ),
+            )
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Self { port, received, handle }
+    }
+
+    fn uri(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/bc/{name}", self.port)
+    }
+
+    /// The names of the clients told of the next `n` logouts, sorted, with the `sid` each
+    /// token names.
+    async fn next(&mut self, n: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let (name, token) = tokio::time::timeout(std::time::Duration::from_secs(15), self.received.recv())
+                .await
+                .expect("a logout token arrives")
+                .unwrap();
+            let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(&token).unwrap().claims;
+            out.push((name, claims["sid"].as_str().unwrap().to_owned()));
+        }
+        out.sort();
+        out
+    }
+}
+
+/// A first-party public client of `acme` with refresh tokens and a back-channel URI.
+fn bc_client(server: &crate::support::TestServer, name: &str, rp: &BackchannelRp) -> String {
+    use gatehouse_core::admin::{self, CreateClient};
+    let store = &server.running.store;
+    let input = CreateClient {
+        tenant: "acme".into(),
+        name: name.into(),
+        client_type: "public".into(),
+        redirect_uris: vec![crate::code_flow::REDIRECT.into()],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        scope: "openid offline_access".into(),
+        first_party: true,
+        backchannel_logout_uri: Some(rp.uri(name)),
+        ..Default::default()
+    };
+    admin::create_client(store, store.vault(), "test", &input, gatehouse_core::UnixTime::now())
+        .unwrap()
+        .client
+        .client_id
+}
+
+/// Signs `b` in to `client` (or reuses its session) and returns the tokens.
+async fn tokens_for(server: &crate::support::TestServer, b: &reqwest::Client, client: &str) -> serde_json::Value {
+    use crate::code_flow::{REDIRECT, VERIFIER, exchange, location_params, param, submit_login};
+    let extra = [("scope", "openid offline_access")];
+    let res = b.get(authorize_url(server, "acme", client, &extra)).send().await.unwrap();
+    let res = if res.status() == StatusCode::OK {
+        let page = res.text().await.unwrap();
+        submit_login(server, b, "acme", &page, "alice", PASSWORD).await
+    } else {
+        res
+    };
+    let code = param(&location_params(&res).1, "code").unwrap().to_owned();
+    exchange(server, "acme", client, &code, VERIFIER, REDIRECT).await.json().await.unwrap()
+}
+
+/// S6: every client that took part in a session hears of its end, however long ago it signed
+/// in (its codes purged), however the session ends (logout, an operator's password reset in
+/// another process, a binding mismatch), and its refresh token dies with the session.
+#[actix_web::test]
+async fn every_client_of_a_session_is_told_of_its_end_however_it_ends() {
+    use crate::code_flow::refresh;
+    use gatehouse_core::admin::{self, CreateTenant};
+    for db in databases() {
+        let mut rp = BackchannelRp::start();
+        let env = [
+            ("GATEHOUSE_CACHE_TTL_SECS", "0"),
+            ("GATEHOUSE_BACKCHANNEL_POLL_SECS", "1"),
+            ("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1"),
+        ];
+        let server = crate::support::TestServer::start_with(crate::support::config(&db, &env), None).await;
+        let store = &server.running.store;
+        let input = CreateTenant { slug: "acme".into(), bind_sessions: true, ..Default::default() };
+        admin::create_tenant(store, "test", &input, gatehouse_core::UnixTime::now()).unwrap();
+        user(&server, "acme", "alice");
+        let (early, late) = (bc_client(&server, "early", &rp), bc_client(&server, "late", &rp));
+
+        // Logout: the early client's codes are long purged when the session ends.
+        let b = browser(&server);
+        let early_tokens = tokens_for(&server, &b, &early).await;
+        db.execute("DELETE FROM auth_codes");
+        let late_tokens = tokens_for(&server, &b, &late).await;
+        let sid =
+            jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(late_tokens["id_token"].as_str().unwrap())
+                .unwrap()
+                .claims["sid"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        let hint = late_tokens["id_token"].as_str().unwrap();
+        let res = b.get(server.url("/tenants/acme/logout")).query(&[("id_token_hint", hint)]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+
+        assert_eq!(rp.next(2).await, [("early".into(), sid.clone()), ("late".into(), sid)], "{db:?}: logout");
+        for (client, tokens) in [(&early, &early_tokens), (&late, &late_tokens)] {
+            let rt = tokens["refresh_token"].as_str().unwrap();
+            assert_eq!(refresh(&server, "acme", client, rt).await.status(), StatusCode::BAD_REQUEST, "{db:?}");
+        }
+
+        // An operator's password reset, from the CLI process: delivered by the server's poll.
+        let b = browser(&server);
+        let tokens = tokens_for(&server, &b, &early).await;
+        let out = crate::support::gatehouse(
+            &db,
+            &["user", "reset-password", "--tenant", "acme", "--username", "alice", "--password-stdin", "--json"],
+            Some("marmalade-quartz-violet"),
+        );
+        crate::support::json_ok(&out);
+        let told = rp.next(1).await;
+        assert_eq!(told[0].0, "early", "{db:?}: password reset");
+        let rt = tokens["refresh_token"].as_str().unwrap();
+        assert_eq!(refresh(&server, "acme", &early, rt).await.status(), StatusCode::BAD_REQUEST, "{db:?}");
+
+        // S5: a session presented from another address ends, and its clients hear of it.
+        let admin_reset = |pw: &str| {
+            let out = crate::support::gatehouse(
+                &db,
+                &["user", "reset-password", "--tenant", "acme", "--username", "alice", "--password-stdin", "--json"],
+                Some(pw),
+            );
+            crate::support::json_ok(&out);
+        };
+        admin_reset(PASSWORD);
+        let b = browser(&server);
+        tokens_for(&server, &b, &late).await;
+        let res = b
+            .get(authorize_url(&server, "acme", &late, &[("prompt", "none"), ("scope", "openid")]))
+            .header("X-Forwarded-For", "203.0.113.7")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+        assert_eq!(rp.next(1).await[0].0, "late", "{db:?}: binding mismatch");
+        rp.handle.stop(false).await;
+    }
+}

@@ -66,7 +66,7 @@ pub trait UserStore {
     ) -> Result<(usize, usize), StoreError>;
     /// D3: deletes the user with their personal data (sessions, consents, roles, codes, refresh
     /// tokens, failed sign-ins) and appends `audit`, in one transaction.
-    fn delete_user(&self, tenant_id: &str, user_id: &str, audit: &AuditEvent) -> Result<(), StoreError>;
+    fn delete_user(&self, tenant_id: &str, user_id: &str, now: i64, audit: &AuditEvent) -> Result<(), StoreError>;
 }
 
 /// Failed sign-ins per account (A4).
@@ -269,6 +269,33 @@ pub enum RefreshUse {
     Invalid,
 }
 
+/// S6: a back-channel logout notice waiting for delivery, queued when a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutNotice {
+    pub id: String,
+    pub tenant_id: String,
+    /// The tenant's slug (its issuer's last segment).
+    pub tenant_slug: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub sid: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+}
+
+/// S6: the outbox of back-channel logout notices. Every way a session ends (logout, binding
+/// mismatch, password reset, user deletion) queues one per client that took part in it, in
+/// the same transaction, and revokes the refresh tokens issued in it.
+pub trait LogoutNoticeStore {
+    /// Notices due for delivery at `now`, at most `limit`.
+    fn due_logout_notices(&self, now: i64, limit: i64) -> Result<Vec<LogoutNotice>, StoreError>;
+    /// Claims a due notice for one delivery attempt, deferring the next to `retry_at`; `false`
+    /// when another node claimed it first (a conditional update, so it holds across nodes).
+    fn claim_logout_notice(&self, id: &str, now: i64, retry_at: i64) -> Result<bool, StoreError>;
+    /// Removes a notice that was delivered or given up.
+    fn finish_logout_notice(&self, id: &str) -> Result<(), StoreError>;
+}
+
 /// Sessions, pending requests, codes, refresh tokens and consents (S1, O2, O3, O6).
 pub trait FlowStore {
     fn create_session(&self, id_hash: &[u8], s: &SessionRecord, audit: &AuditEvent) -> Result<(), StoreError>;
@@ -317,7 +344,8 @@ pub trait FlowStore {
     /// The live (neither rotated nor revoked) refresh token with this hash.
     fn refresh_by_hash(&self, tenant_id: &str, token_hash: &[u8]) -> Result<Option<RefreshRecord>, StoreError>;
 
-    /// The clients that were issued codes in session `sid` (back-channel logout, S6).
+    /// The clients that took part in session `sid` (were issued a code in it), for as long as
+    /// the session is kept (back-channel logout, S6).
     fn session_clients(&self, tenant_id: &str, sid: &str) -> Result<Vec<String>, StoreError>;
 
     fn consent(&self, tenant_id: &str, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError>;

@@ -44,6 +44,7 @@ pub struct Settings {
     pub hsts_max_age: Option<i64>,
     pub max_body_bytes: Option<i64>,
     pub cache_ttl_secs: Option<i64>,
+    pub backchannel_poll_secs: Option<i64>,
     pub login_attempts_per_minute: Option<i64>,
     pub token_requests_per_second: Option<i64>,
     pub login_failure_delay_ms: Option<i64>,
@@ -83,6 +84,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("hsts_max_age", Kind::Int),
     ("max_body_bytes", Kind::Int),
     ("cache_ttl_secs", Kind::Int),
+    ("backchannel_poll_secs", Kind::Int),
     ("login_attempts_per_minute", Kind::Int),
     ("token_requests_per_second", Kind::Int),
     ("login_failure_delay_ms", Kind::Int),
@@ -196,6 +198,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long tenants, clients and keys are cached before the database is asked again.
     pub cache_ttl: std::time::Duration,
+    /// S6: how often queued back-channel logout notices are looked for (sessions ended by the
+    /// CLI or another node; this node's own are sent at once).
+    pub backchannel_poll: std::time::Duration,
     /// A4: sign-in attempts per client IP and minute (0 = no limit).
     pub login_attempts_per_minute: u32,
     /// A4: token requests per client IP and second (0 = no limit).
@@ -324,6 +329,8 @@ impl Config {
         let hsts_max_age = c.range("hsts_max_age", s.hsts_max_age, 31_536_000, 0, 63_072_000) as u64;
         let max_body_bytes = c.range("max_body_bytes", s.max_body_bytes, 64 * 1024, 1024, 16 * 1024 * 1024) as usize;
         let cache_ttl = std::time::Duration::from_secs(c.range("cache_ttl_secs", s.cache_ttl_secs, 10, 0, 3600) as u64);
+        let backchannel_poll =
+            std::time::Duration::from_secs(c.range("backchannel_poll_secs", s.backchannel_poll_secs, 5, 1, 300) as u64);
         let login_attempts_per_minute =
             c.range("login_attempts_per_minute", s.login_attempts_per_minute, 30, 0, 100_000) as u32;
         let token_requests_per_second =
@@ -370,6 +377,7 @@ impl Config {
                 hsts_max_age,
                 max_body_bytes,
                 cache_ttl,
+                backchannel_poll,
                 login_attempts_per_minute,
                 token_requests_per_second,
                 login_failure_delay,

@@ -148,7 +148,9 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
         failure_streaks: Arc::default(),
         metrics: Arc::default(),
         alerts: Arc::new(alerts::Alerter::new(config.alert_webhook_url.clone())),
+        logout_wakeup: Arc::default(),
     });
+    actix_web::rt::spawn(http::oauth::backchannel::run(state.clone(), config.backchannel_poll));
     let limit = web::Data::new(BodyLimit(config.max_body_bytes));
     let max = config.max_body_bytes;
     let hsts = config.hsts_max_age;

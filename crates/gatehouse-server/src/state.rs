@@ -34,9 +34,16 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// L4: intrusion signals to the operator's webhook.
     pub alerts: Arc<crate::alerts::Alerter>,
+    /// S6: wakes the back-channel logout delivery when this node ended a session.
+    pub logout_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
+    /// S6: a session ended here; deliver its back-channel logout notices now.
+    pub fn wake_logout_delivery(&self) {
+        self.logout_wakeup.notify_one();
+    }
+
     /// L4: raises an intrusion signal (alert webhook, at most one per signal and tenant per
     /// minute).
     pub fn signal(&self, signal: crate::alerts::Signal, tenant_id: &str, details: serde_json::Value) {

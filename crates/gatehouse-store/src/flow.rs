@@ -11,7 +11,8 @@ use crate::Store;
 use crate::audit::append_in;
 use crate::conn::{DbConnection, on_backend};
 use crate::error::unavailable;
-use crate::schema::{auth_codes, auth_requests, consents, refresh_tokens, revoked_tokens, sessions};
+use crate::schema::{auth_codes, auth_requests, consents, refresh_tokens, revoked_tokens, session_clients, sessions};
+use crate::session_end;
 
 type SessionRow = (String, String, String, i64, String, String, i64, i64, i64, Option<Vec<u8>>, Option<String>);
 
@@ -273,8 +274,10 @@ impl FlowStore for Store {
                 .set(sessions::ended_at.eq(Some(now)))
                 .execute(conn)
                 .map_err(unavailable)?;
+            let session = session_of(row);
+            session_end::after_sessions_end(conn, tenant_id, &[(session.sid.clone(), session.user_id.clone())], now)?;
             append_in(conn, &self.vault, audit)?;
-            Ok(Some(session_of(row)))
+            Ok(Some(session))
         })
     }
 
@@ -339,6 +342,8 @@ impl FlowStore for Store {
         };
         self.db.write_tx(|conn| {
             diesel::insert_into(auth_codes::table).values(&row).execute(conn).map_err(unavailable)?;
+            // S6: the client takes part in the session from now on.
+            session_end::record_participant(conn, &c.tenant_id, &c.sid, &c.client_id, c.expires_at)?;
             append_in(conn, &self.vault, audit).map(|_| ())
         })
     }
@@ -458,15 +463,13 @@ impl FlowStore for Store {
     }
 
     fn session_clients(&self, tenant_id: &str, sid: &str) -> Result<Vec<String>, StoreError> {
-        let mut ids: Vec<String> = auth_codes::table
-            .filter(auth_codes::tenant_id.eq(tenant_id))
-            .filter(auth_codes::sid.eq(sid))
-            .select(auth_codes::client_id)
+        session_clients::table
+            .filter(session_clients::tenant_id.eq(tenant_id))
+            .filter(session_clients::sid.eq(sid))
+            .select(session_clients::client_id)
+            .order(session_clients::client_id.asc())
             .load(&mut *self.db.conn()?)
-            .map_err(unavailable)?;
-        ids.sort();
-        ids.dedup();
-        Ok(ids)
+            .map_err(unavailable)
     }
 
     fn consent(&self, tenant_id: &str, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {

@@ -12,6 +12,7 @@ mod lockout;
 mod migrate;
 pub mod purge;
 mod schema;
+mod session_end;
 mod signing_keys;
 pub mod snapshot;
 mod tenants;

@@ -20,6 +20,7 @@ pub struct Purged {
     pub auth_codes: usize,
     pub refresh_tokens: usize,
     pub sessions: usize,
+    pub session_clients: usize,
     pub auth_requests: usize,
     pub revoked_tokens: usize,
     pub assertion_jtis: usize,
@@ -58,7 +59,16 @@ impl Store {
                 diesel::delete(client_assertion_jtis::table.filter(client_assertion_jtis::expires_at.lt(now)))
                     .execute(conn)
                     .map_err(unavailable)?;
-            Ok(Purged { auth_codes, refresh_tokens, sessions, auth_requests, revoked_tokens, assertion_jtis })
+            let session_clients = crate::session_end::purge_participants(conn)?;
+            Ok(Purged {
+                auth_codes,
+                refresh_tokens,
+                sessions,
+                session_clients,
+                auth_requests,
+                revoked_tokens,
+                assertion_jtis,
+            })
         })
     }
 }

@@ -218,3 +218,25 @@ diesel::table! {
         pruned_at -> BigInt,
     }
 }
+
+diesel::table! {
+    session_clients (tenant_id, sid, client_id) {
+        tenant_id -> Text,
+        sid -> Text,
+        client_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    logout_notices (id) {
+        id -> Text,
+        tenant_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        sid -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+    }
+}

@@ -12,6 +12,7 @@ use crate::audit::append_in;
 use crate::conn::on_backend;
 use crate::error::{unavailable, violated};
 use crate::schema::{account_lockouts, auth_codes, refresh_tokens, role_assignments, roles, sessions, users};
+use crate::session_end;
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = users)]
@@ -166,6 +167,7 @@ impl UserStore for Store {
             if updated == 0 {
                 return Err(StoreError::NotFound("unknown user"));
             }
+            let open = session_end::open_sessions_of(conn, tenant_id, user_id)?;
             let sessions = diesel::update(
                 sessions::table
                     .filter(sessions::tenant_id.eq(tenant_id))
@@ -175,15 +177,19 @@ impl UserStore for Store {
             .set(sessions::ended_at.eq(Some(now)))
             .execute(conn)
             .map_err(unavailable)?;
-            let refresh = diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::tenant_id.eq(tenant_id))
-                    .filter(refresh_tokens::user_id.eq(user_id))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::revoked_at.eq(Some(now)))
-            .execute(conn)
-            .map_err(unavailable)?;
+            // S6: their clients are told; the refresh tokens of the sessions go with them, and
+            // below every other refresh token of the user too (A9).
+            let revoked_with_sessions = session_end::after_sessions_end(conn, tenant_id, &open, now)?;
+            let refresh = revoked_with_sessions
+                + diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::tenant_id.eq(tenant_id))
+                        .filter(refresh_tokens::user_id.eq(user_id))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(now)))
+                .execute(conn)
+                .map_err(unavailable)?;
             diesel::delete(
                 account_lockouts::table
                     .filter(account_lockouts::tenant_id.eq(tenant_id))
@@ -196,8 +202,11 @@ impl UserStore for Store {
         })
     }
 
-    fn delete_user(&self, tenant_id: &str, user_id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+    fn delete_user(&self, tenant_id: &str, user_id: &str, now: i64, audit: &AuditEvent) -> Result<(), StoreError> {
         self.db.write_tx(|conn| {
+            // S6: the user's sessions end with them; their clients are told.
+            let open = session_end::open_sessions_of(conn, tenant_id, user_id)?;
+            session_end::after_sessions_end(conn, tenant_id, &open, now)?;
             // These carry the user's id without a foreign key; the rest cascades from `users`.
             diesel::delete(
                 refresh_tokens::table

@@ -130,6 +130,7 @@ pub fn delete_user(
     tenant: &str,
     username: &str,
     actor: &str,
+    now: UnixTime,
 ) -> Result<(), AdminError> {
     let t = require_tenant(store, tenant)?;
     let user = store
@@ -140,5 +141,5 @@ pub fn delete_user(
         return Err(AdminError::invalid("the last platform administrator cannot be deleted"));
     }
     let audit = AuditEvent::new(actor, "user.delete").tenant(&t.id).target(format!("user:{}", user.id));
-    Ok(store.delete_user(&t.id, &user.id, &audit)?)
+    Ok(store.delete_user(&t.id, &user.id, now.0, &audit)?)
 }

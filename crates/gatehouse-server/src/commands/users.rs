@@ -89,7 +89,7 @@ pub(super) fn user_reset_password(
 /// D3: deletes a user with their personal data.
 pub(super) fn user_delete(config: &Config, tenant: &str, username: &str) -> anyhow::Result<Output> {
     let store = store(config)?;
-    admin::delete_user(&store, tenant, username, &actor())?;
+    admin::delete_user(&store, tenant, username, &actor(), UnixTime::now())?;
     Ok(Output {
         text: format!("deleted {username} from {tenant} with their sessions, tokens and consents"),
         json: json!({ "tenant": tenant, "username": username, "deleted": true }),

@@ -70,6 +70,7 @@ pub async fn current_session(
         audit.source_ip = ip;
         let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());
         blocking(move || store.end_session(&tenant_id, &h, now.0, &audit)).await?;
+        state.wake_logout_delivery();
         return Ok(None);
     }
     let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());

@@ -15,7 +15,6 @@ use gatehouse_core::store::{FlowStore, SessionRecord};
 use gatehouse_types::ProtocolError;
 use serde_json::json;
 
-use super::backchannel;
 use super::browser::{self, SESSION_COOKIE, current_session};
 use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
@@ -31,8 +30,8 @@ pub async fn logout(req: HttpRequest, tenant: TenantScope, body: Bytes, state: w
     };
     match handle(&req, &state, &tenant, &raw).await {
         Ok((res, ended)) => {
-            if let Some(session) = ended {
-                backchannel::notify(state.clone(), tenant.0.clone(), session);
+            if ended.is_some() {
+                state.wake_logout_delivery();
             }
             res
         }
