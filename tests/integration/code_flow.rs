@@ -338,12 +338,12 @@ async fn session_cookie_has_the_required_attributes() {
     assert!(html.contains("type=\"password\"") && html.contains("autocomplete=\"current-password\""), "A10");
     let res = submit_login(&server, &b, "acme", &html, "alice", PASSWORD).await;
     let cookies: Vec<&str> = res.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
-    let session = cookies.iter().find(|c| c.starts_with("__Host-gh_session=")).expect("session cookie");
+    let session = cookies.iter().find(|c| c.starts_with("__Host-gh_session_acme=")).expect("session cookie");
     for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(session.contains(attr), "{session}");
     }
     assert!(!session.to_lowercase().contains("domain"), "{session}");
-    let value = session.split(';').next().unwrap().trim_start_matches("__Host-gh_session=");
+    let value = session.split(';').next().unwrap().trim_start_matches("__Host-gh_session_acme=");
     assert_eq!(value.len(), 43, "256-bit id");
     let loc = res.headers()["location"].to_str().unwrap();
     assert!(!loc.contains(value), "S7: never in a URL");

@@ -331,3 +331,119 @@ async fn every_client_of_a_session_is_told_of_its_end_however_it_ends() {
         rp.handle.stop(false).await;
     }
 }
+
+/// The session cookie's value in a response, if it sets `name`.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap_or_default().trim_start_matches(&format!("{name}=")).to_owned())
+}
+
+/// Whether a browser that presents only `cookie` as tenant `slug`'s session is signed in.
+async fn signed_in_with(server: &crate::support::TestServer, slug: &str, client: &str, cookie: &str) -> bool {
+    use crate::code_flow::{location_params, param};
+    let res = crate::support::https_client(&server.cert_pem)
+        .get(authorize_url(server, slug, client, &[("prompt", "none")]))
+        .header("Cookie", format!("__Host-gh_session_{slug}={cookie}"))
+        .send()
+        .await
+        .unwrap();
+    param(&location_params(&res).1, "code").is_some()
+}
+
+/// S2, S6: each tenant has its own session cookie: signing in to one leaves the other's
+/// session alone, and logging out of one (even confirmed) ends and clears only its own.
+#[actix_web::test]
+async fn each_tenant_has_its_own_session_cookie() {
+    use crate::code_flow::{location_params, param, submit_login};
+    let db = gatehouse_testkit::TestDatabase::sqlite();
+    let server = server(&db).await;
+    let mut clients = Vec::new();
+    let b = browser(&server);
+    let mut cookies = Vec::new();
+    for slug in ["acme", "globex"] {
+        tenant(&server, slug);
+        user(&server, slug, "alice");
+        let client = spa(&server, slug, "Web App", true);
+        let page = b.get(authorize_url(&server, slug, &client, &[])).send().await.unwrap().text().await.unwrap();
+        let res = submit_login(&server, &b, slug, &page, "alice", PASSWORD).await;
+        cookies.push(set_cookie(&res, &format!("__Host-gh_session_{slug}")).expect("a cookie named after the tenant"));
+        clients.push(client);
+    }
+    let signed_in = |i: usize| {
+        let (slug, client) = (["acme", "globex"][i], clients[i].clone());
+        let b = b.clone();
+        let server = &server;
+        async move {
+            let res = b.get(authorize_url(server, slug, &client, &[("prompt", "none")])).send().await.unwrap();
+            param(&location_params(&res).1, "code").is_some()
+        }
+    };
+    assert!(signed_in(0).await && signed_in(1).await, "signing in to globex kept acme's session");
+
+    // A logout request for globex without a hint asks first, and changes nothing yet.
+    let res = b.get(server.url("/tenants/globex/logout")).send().await.unwrap();
+    assert!(
+        set_cookie(&res, "__Host-gh_session_acme").is_none() && set_cookie(&res, "__Host-gh_session_globex").is_none()
+    );
+    let page = res.text().await.unwrap();
+    assert!(signed_in(0).await && signed_in(1).await);
+    let confirm = hidden(&page, "confirm");
+    let res = b.post(server.url("/tenants/globex/logout")).form(&[("confirm", confirm)]).send().await.unwrap();
+    assert_eq!(set_cookie(&res, "__Host-gh_session_globex").as_deref(), Some(""), "globex's cookie cleared");
+    assert!(set_cookie(&res, "__Host-gh_session_acme").is_none(), "acme's cookie untouched");
+    assert!(signed_in(0).await, "acme's session lives on");
+    assert!(!signed_in(1).await, "globex's session ended");
+    assert!(signed_in_with(&server, "acme", &clients[0], &cookies[0]).await);
+    assert!(!signed_in_with(&server, "globex", &clients[1], &cookies[1]).await);
+}
+
+/// S1: only the hash of a session id is stored. S3: signing in again replaces the id (same
+/// user: the session is renewed under a new id, so the old one is dead; another user: the
+/// previous session ends).
+#[actix_web::test]
+async fn a_new_sign_in_replaces_the_session_id() {
+    use crate::code_flow::submit_login;
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        user(&server, "acme", "alice");
+        user(&server, "acme", "bob");
+        let client = spa(&server, "acme", "Web App", true);
+        let b = browser(&server);
+        let name = "__Host-gh_session_acme";
+        let mut login = async |username: &str, extra: &[(&str, &str)]| {
+            let page =
+                b.get(authorize_url(&server, "acme", &client, extra)).send().await.unwrap().text().await.unwrap();
+            set_cookie(&submit_login(&server, &b, "acme", &page, username, PASSWORD).await, name).unwrap()
+        };
+        let first = login("alice", &[]).await;
+        let dump = db_dump(&db);
+        assert!(!dump.contains(&first), "{db:?}: the id itself is not stored");
+        assert!(dump.contains(&hex(&gatehouse_core::flow::secret_hash(&first))), "{db:?}: its hash is");
+
+        let second = login("alice", &[("prompt", "login")]).await;
+        assert_ne!(first, second);
+        assert!(!signed_in_with(&server, "acme", &client, &first).await, "{db:?}: the old id is dead");
+        assert!(signed_in_with(&server, "acme", &client, &second).await, "{db:?}");
+
+        let third = login("bob", &[("prompt", "login")]).await;
+        assert!(!signed_in_with(&server, "acme", &client, &second).await, "{db:?}: alice's session ended");
+        assert!(signed_in_with(&server, "acme", &client, &third).await, "{db:?}");
+        let records = server.running.store.audit_page(0, 10_000).unwrap();
+        assert!(records.iter().any(|r| r.action == "logout" && r.details.contains("another user signed in")));
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every session row, as text (ids hex-encoded), for looking for a value at rest.
+fn db_dump(db: &gatehouse_testkit::TestDatabase) -> String {
+    let hex = if db.backend == "postgres" { "encode(id_hash, 'hex')" } else { "lower(hex(id_hash))" };
+    db.query_text(&format!("SELECT sid || ' ' || user_id || ' ' || {hex} AS row FROM sessions")).join("\n")
+}

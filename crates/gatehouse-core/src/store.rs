@@ -301,6 +301,17 @@ pub trait FlowStore {
     fn create_session(&self, id_hash: &[u8], s: &SessionRecord, audit: &AuditEvent) -> Result<(), StoreError>;
     /// The live (not ended, not expired at `now`) session with this id hash.
     fn session(&self, tenant_id: &str, id_hash: &[u8], now: i64) -> Result<Option<SessionRecord>, StoreError>;
+    /// S3: gives the live session `old_hash` of `s.user_id` the identifier `new_hash` and the
+    /// authentication in `s` (same `sid`), with its audit record; `false` when there is no
+    /// such session (ended meanwhile, or another user's).
+    fn renew_session(
+        &self,
+        tenant_id: &str,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        s: &SessionRecord,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
     /// Records activity (idle timeout, S4).
     fn touch_session(&self, tenant_id: &str, id_hash: &[u8], now: i64) -> Result<(), StoreError>;
     /// Ends the session; returns it if it was live.

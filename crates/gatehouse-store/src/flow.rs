@@ -241,6 +241,38 @@ impl FlowStore for Store {
         Ok(row.map(session_of))
     }
 
+    fn renew_session(
+        &self,
+        tenant_id: &str,
+        old_hash: &[u8],
+        new_hash: &[u8],
+        s: &SessionRecord,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.db.write_tx(|conn| {
+            let renewed = diesel::update(sessions::table)
+                .filter(sessions::tenant_id.eq(tenant_id))
+                .filter(sessions::id_hash.eq(old_hash))
+                .filter(sessions::user_id.eq(&s.user_id))
+                .filter(sessions::ended_at.is_null())
+                .set((
+                    sessions::id_hash.eq(new_hash),
+                    sessions::auth_time.eq(s.auth_time),
+                    sessions::amr.eq(&s.amr),
+                    sessions::acr.eq(&s.acr),
+                    sessions::last_seen_at.eq(s.last_seen_at),
+                    sessions::user_agent_hash.eq(&s.user_agent_hash),
+                    sessions::client_ip.eq(&s.client_ip),
+                ))
+                .execute(conn)
+                .map_err(unavailable)?;
+            if renewed == 1 {
+                append_in(conn, &self.vault, audit)?;
+            }
+            Ok(renewed == 1)
+        })
+    }
+
     fn touch_session(&self, tenant_id: &str, id_hash: &[u8], now: i64) -> Result<(), StoreError> {
         diesel::update(sessions::table)
             .filter(sessions::tenant_id.eq(tenant_id))

@@ -61,6 +61,24 @@ impl TestDatabase {
         }
     }
 
+    /// Runs a query whose one column, named `row`, is text, and returns its rows: for
+    /// looking at what is stored, as someone with database access could.
+    pub fn query_text(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            row: String,
+        }
+        let rows: Vec<Row> = if let Some(path) = self.url.strip_prefix("sqlite://") {
+            let mut c = SqliteConnection::establish(path).expect("open sqlite");
+            diesel::sql_query(sql).load(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"))
+        } else {
+            let mut c = PgConnection::establish(&self.url).expect("connect postgres");
+            diesel::sql_query(sql).load(&mut c).unwrap_or_else(|e| panic!("{sql}: {e}"))
+        };
+        rows.into_iter().map(|r| r.row).collect()
+    }
+
     /// Like [`execute`](Self::execute), but returns whether the database accepted it.
     pub fn try_execute(&self, sql: &str) -> bool {
         std::panic::catch_unwind(|| self.execute(sql)).is_ok()

@@ -51,6 +51,15 @@ pub fn new_session(
     (cookie, record)
 }
 
+/// S3: the same user authenticated again in a live session (`prompt=login`, `max_age`, a
+/// further factor): the session keeps its `sid`, its clients and its absolute expiry, and
+/// gets a new identifier (the returned cookie value) and the new authentication.
+pub fn renewed_session(old: &SessionRecord, amr: &[&str], acr: &str, now: UnixTime) -> (String, SessionRecord) {
+    let record =
+        SessionRecord { auth_time: now.0, amr: amr.join(" "), acr: acr.to_owned(), last_seen_at: now.0, ..old.clone() };
+    (random_token(), record)
+}
+
 /// S4: a session idle longer than the policy allows is over, whatever its absolute expiry.
 pub fn is_live(s: &SessionRecord, policy: SessionPolicy, now: UnixTime) -> bool {
     now.0 < s.expires_at && now.0 - s.last_seen_at < policy.idle_secs

@@ -25,20 +25,28 @@ use crate::http::client_ip::client_ip;
 use crate::http::pages::{self, FormPostPage};
 use crate::state::AppState;
 
-/// S2: `__Host-` prefix, Secure, HttpOnly, SameSite=Lax, Path=/, no Domain.
-pub const SESSION_COOKIE: &str = "__Host-gh_session";
-/// Binds a waiting authorization request to the browser that started it.
-pub const BINDING_COOKIE: &str = "__Host-gh_auth";
+/// S2: the session cookie of one tenant: `__Host-` prefix (so Path=/ and no Domain, which
+/// leaves the name to tell tenants apart), one per tenant so signing in to or out of one
+/// never touches another's session.
+pub fn session_cookie(tenant: &TenantEntry) -> String {
+    format!("__Host-gh_session_{}", tenant.tenant.slug)
+}
+
+/// The cookie that binds a tenant's waiting authorization request to the browser that
+/// started it (IO3).
+fn binding_cookie(tenant: &TenantEntry) -> String {
+    format!("__Host-gh_auth_{}", tenant.tenant.slug)
+}
 /// How long a login or consent page stays usable.
 const PENDING_TTL: i64 = 600;
 
 /// A cookie with the S2 attributes.
-pub fn cookie(name: &'static str, value: String) -> Cookie<'static> {
+pub fn cookie(name: String, value: String) -> Cookie<'static> {
     Cookie::build(name, value).secure(true).http_only(true).same_site(SameSite::Lax).path("/").finish()
 }
 
 /// An expired cookie that clears `name`.
-pub fn clear(name: &'static str) -> Cookie<'static> {
+pub fn clear(name: String) -> Cookie<'static> {
     let mut c = cookie(name, String::new());
     c.set_max_age(CookieDuration::ZERO);
     c
@@ -51,7 +59,7 @@ pub async fn current_session(
     state: &AppState,
     tenant: &TenantEntry,
 ) -> Result<Option<(Vec<u8>, SessionRecord)>, ProtocolError> {
-    let Some(c) = req.cookie(SESSION_COOKIE) else { return Ok(None) };
+    let Some(c) = req.cookie(&session_cookie(tenant)) else { return Ok(None) };
     let ip = client_ip(req).map(|ip| ip.to_string());
     let hash = secret_hash(c.value());
     let now = UnixTime::now();
@@ -111,7 +119,7 @@ pub async fn start_pending(
     };
     let store = state.store.clone();
     blocking(move || store.save_request(&record)).await?;
-    Ok(Pending { id, csrf, binding: cookie(BINDING_COOKIE, binding) })
+    Ok(Pending { id, csrf, binding: cookie(binding_cookie(tenant), binding) })
 }
 
 /// Why a posted page could not continue; every case shows the same page (no oracle).
@@ -144,7 +152,9 @@ pub async fn load_pending(
     if let Err(e) = check_origin(req, &state.config.public_url) {
         return Ok(Err(e));
     }
-    let Some(binding) = req.cookie(BINDING_COOKIE) else { return Ok(Err(PageRefused("no binding cookie"))) };
+    let Some(binding) = req.cookie(&binding_cookie(tenant)) else {
+        return Ok(Err(PageRefused("no binding cookie")));
+    };
     let (store, tenant_id, id) = (state.store.clone(), tenant.tenant.id.clone(), request_id.to_owned());
     let Some(pending) = blocking(move || store.pending_request(&tenant_id, &id, UnixTime::now().0)).await? else {
         return Ok(Err(PageRefused("unknown or expired request")));

@@ -5,17 +5,19 @@ use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
-use gatehouse_core::flow::session::{SessionPolicy, new_session};
+use gatehouse_core::flow::session::{SessionPolicy, new_session, renewed_session};
 use gatehouse_core::flow::{ACR_PASSWORD, secret_hash};
+use gatehouse_core::model::User;
 use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::password::failure_delay;
 use gatehouse_core::store::FlowStore;
+use gatehouse_core::store::SessionRecord;
 use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::authorize::{continue_flow, flow_error, issue_code, login_page};
-use super::browser::{self, SESSION_COOKIE, cookie, current_session, load_pending, pending_client, refused_page};
+use super::browser::{self, cookie, current_session, load_pending, pending_client, refused_page, session_cookie};
 use super::context::{TenantEntry, TenantScope, blocking};
 use super::signin::{self, Attempt};
 use super::throttle;
@@ -140,25 +142,69 @@ async fn handle_login(
             None,
         ));
     }
-    // S3: a new session id on every login; the old cookie, if any, is simply replaced.
+    let (session_id, session) = start_session(req, state, tenant, &user, &client.client_id, source_ip).await?;
+    let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending.id.clone());
+    blocking(move || store.delete_request(&t, &id)).await?;
+    let mut res = continue_flow(state, tenant, &client, &areq, Some(&session), true).await?;
+    res.add_cookie(&cookie(session_cookie(tenant), session_id)).map_err(ProtocolError::server)?;
+    Ok(res)
+}
+
+/// S3: the session of a user who just presented every required factor, under a new
+/// identifier (the returned cookie value). The same user's live session in this browser is
+/// renewed (same `sid` and clients, new id and authentication time); another user's ends.
+async fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    user: &User,
+    client_id: &str,
+    source_ip: Option<String>,
+) -> Result<(String, SessionRecord), ProtocolError> {
     let now = UnixTime::now();
-    let (session_cookie, mut session) =
-        new_session(&tenant.tenant.id, &user.id, &["pwd"], ACR_PASSWORD, SessionPolicy::default(), now);
+    let previous = current_session(req, state, tenant).await?;
+    let (session_id, mut session, renewing) = match &previous {
+        Some((_, old)) if old.user_id == user.id => {
+            let (id, record) = renewed_session(old, &["pwd"], ACR_PASSWORD, now);
+            (id, record, true)
+        }
+        _ => {
+            let (id, record) =
+                new_session(&tenant.tenant.id, &user.id, &["pwd"], ACR_PASSWORD, SessionPolicy::default(), now);
+            (id, record, false)
+        }
+    };
     // S5: what the session is bound to, should its tenant bind sessions.
     session.user_agent_hash = Some(browser::user_agent_hash(req));
     session.client_ip = client_ip(req).map(|ip| ip.to_string());
     let mut event = AuditEvent::new(format!("user:{}", user.id), "login")
         .tenant(&tenant.tenant.id)
         .target(format!("user:{}", user.id))
-        .details(json!({ "client_id": client.client_id, "sid": session.sid, "amr": ["pwd"] }));
+        .details(json!({ "client_id": client_id, "sid": session.sid, "amr": ["pwd"], "renewed": renewing }));
     event.source_ip = source_ip;
-    let (store, hash, record) = (state.store.clone(), secret_hash(&session_cookie), session.clone());
-    blocking(move || store.create_session(&hash, &record, &event)).await?;
-    let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending.id.clone());
-    blocking(move || store.delete_request(&t, &id)).await?;
-    let mut res = continue_flow(state, tenant, &client, &areq, Some(&session), true).await?;
-    res.add_cookie(&cookie(SESSION_COOKIE, session_cookie)).map_err(ProtocolError::server)?;
-    Ok(res)
+    let (store, hash, record) = (state.store.clone(), secret_hash(&session_id), session.clone());
+    match previous {
+        Some((old_hash, _)) if renewing => {
+            let t = tenant.tenant.id.clone();
+            if !blocking(move || store.renew_session(&t, &old_hash, &hash, &record, &event)).await? {
+                return Err(ProtocolError::server("the session to renew ended meanwhile"));
+            }
+        }
+        previous => {
+            if let Some((old_hash, old)) = previous {
+                // Another user signs in on this browser: the previous user's session ends.
+                let audit = AuditEvent::new(format!("user:{}", old.user_id), "logout")
+                    .tenant(&tenant.tenant.id)
+                    .target(format!("user:{}", old.user_id))
+                    .details(json!({ "sid": old.sid, "reason": "another user signed in" }));
+                let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
+                blocking(move || store.end_session(&t, &old_hash, now.0, &audit)).await?;
+                state.wake_logout_delivery();
+            }
+            blocking(move || store.create_session(&hash, &record, &event)).await?;
+        }
+    }
+    Ok((session_id, session))
 }
 
 /// `POST {issuer}/consent`.

@@ -15,7 +15,7 @@ use gatehouse_core::store::{FlowStore, SessionRecord};
 use gatehouse_types::ProtocolError;
 use serde_json::json;
 
-use super::browser::{self, SESSION_COOKIE, current_session};
+use super::browser::{self, current_session, session_cookie};
 use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
 use crate::http::pages::{self, LogoutPage};
@@ -186,6 +186,9 @@ async fn handle(
         }
         None => pages::message(StatusCode::OK, "You are signed out", "You can close this window.", None),
     };
-    res.add_removal_cookie(&browser::clear(SESSION_COOKIE)).map_err(ProtocolError::server)?;
+    // Only this tenant's cookie, and only once its session is over (ended now, or no longer live).
+    if req.cookie(&session_cookie(tenant)).is_some() {
+        res.add_removal_cookie(&browser::clear(session_cookie(tenant))).map_err(ProtocolError::server)?;
+    }
     Ok((res, ended))
 }
