@@ -415,7 +415,7 @@ async fn a_new_sign_in_replaces_the_session_id() {
         let client = spa(&server, "acme", "Web App", true);
         let b = browser(&server);
         let name = "__Host-gh_session_acme";
-        let mut login = async |username: &str, extra: &[(&str, &str)]| {
+        let login = async |username: &str, extra: &[(&str, &str)]| {
             let page =
                 b.get(authorize_url(&server, "acme", &client, extra)).send().await.unwrap().text().await.unwrap();
             set_cookie(&submit_login(&server, &b, "acme", &page, username, PASSWORD).await, name).unwrap()
@@ -446,4 +446,58 @@ fn hex(bytes: &[u8]) -> String {
 fn db_dump(db: &gatehouse_testkit::TestDatabase) -> String {
     let hex = if db.backend == "postgres" { "encode(id_hash, 'hex')" } else { "lower(hex(id_hash))" };
     db.query_text(&format!("SELECT sid || ' ' || user_id || ' ' || {hex} AS row FROM sessions")).join("\n")
+}
+
+/// IO1, A8: usernames are one whatever their case or Unicode compatibility form: stored
+/// normalized, unique in that form, found in it at sign-in and by the CLI.
+#[actix_web::test]
+async fn usernames_are_case_insensitive() {
+    use crate::code_flow::submit_login;
+    use crate::support::{gatehouse, json_ok, refused};
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        let create = |name: &str, email: &str| {
+            let args = ["user", "create", "--tenant", "acme", "--username", name, "--email", email, "--password-stdin"];
+            gatehouse(&db, &[&args[..], &["--json"]].concat(), Some(PASSWORD))
+        };
+        let created = json_ok(&create("Alice", "a1@example.com"));
+        assert_eq!(created["username"], "alice", "{db:?}: stored normalized");
+        refused(&create("ALICE", "a2@example.com"), "username already exists");
+        refused(&create("\u{ff41}lice", "a3@example.com"), "username already exists");
+        let client = spa(&server, "acme", "Web App", true);
+        let b = browser(&server);
+        let page = b.get(authorize_url(&server, "acme", &client, &[])).send().await.unwrap().text().await.unwrap();
+        let res = submit_login(&server, &b, "acme", &page, "ALICE", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{db:?}: signs in whatever the case");
+        json_ok(&gatehouse(&db, &["user", "unlock", "--tenant", "acme", "--username", "aLiCe", "--json"], None));
+    }
+}
+
+/// The usernames migration refuses to run while two accounts of a tenant differ only in case,
+/// naming them and changing nothing; once one is gone it runs.
+#[actix_web::test]
+async fn the_usernames_migration_refuses_accounts_that_differ_only_in_case() {
+    use crate::support::{gatehouse, json_ok, refused};
+    for db in databases() {
+        json_ok(&gatehouse(&db, &["tenant", "create", "acme", "--json"], None));
+        let tenant_id = db.query_text("SELECT id AS row FROM tenants WHERE slug = 'acme'").remove(0);
+        for (id, name) in [("u1", "alice"), ("u2", "Alice"), ("u3", "Bob")] {
+            db.execute(&format!(
+                "INSERT INTO users (id, tenant_id, username, email, password_hash, must_change_password, disabled, created_at) \
+                 VALUES ('{id}', '{tenant_id}', '{name}', '{id}@example.com', NULL, false, false, 0)"
+            ));
+        }
+        db.execute("DELETE FROM __diesel_schema_migrations WHERE version = '20261204000010'");
+        let out = gatehouse(&db, &["migrate", "--json"], None);
+        refused(&out, "acme/alice");
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("bob"), "{db:?}: only the colliding names");
+        let names = db.query_text("SELECT username AS row FROM users WHERE tenant_id <> '' ORDER BY id");
+        assert!(names.contains(&"Alice".to_owned()) && names.contains(&"Bob".to_owned()), "{db:?}: nothing changed");
+
+        db.execute("DELETE FROM users WHERE id = 'u2'");
+        json_ok(&gatehouse(&db, &["migrate", "--json"], None));
+        let names = db.query_text("SELECT username AS row FROM users WHERE id IN ('u1', 'u3') ORDER BY id");
+        assert_eq!(names, ["alice", "bob"], "{db:?}");
+    }
 }

@@ -18,6 +18,9 @@ pub enum StoreError {
     NotFound(&'static str),
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// A change the stored data does not allow, with a text for the operator.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// Tenants (AC1).

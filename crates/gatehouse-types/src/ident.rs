@@ -105,12 +105,22 @@ impl TenantSlug {
 }
 
 impl Username {
-    /// Parses a username: 1–64 of `[A-Za-z0-9._@-]`, alphanumeric at both ends (IO1).
+    /// The form a username is stored and looked up in: Unicode NFKC (so look-alike
+    /// compatibility characters such as full-width letters become plain ones), then lower
+    /// case. `Alice`, `ALICE` and `ａｌｉｃｅ` are one username.
+    pub fn normalize(value: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        value.nfkc().collect::<String>().to_lowercase()
+    }
+
+    /// Parses a username, normalized (see [`Username::normalize`]): 1–64 of `[a-z0-9._@-]`,
+    /// alphanumeric at both ends (IO1).
     pub fn parse(value: &str) -> Result<Self, IdentError> {
-        check(value, "username", (1, 64), USERNAME_ALLOWED, |c| {
-            c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')
+        let value = Self::normalize(value);
+        check(&value, "username", (1, 64), USERNAME_ALLOWED, |c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '@')
         })?;
-        Ok(Self(value.to_owned()))
+        Ok(Self(value))
     }
 }
 
@@ -170,6 +180,15 @@ mod tests {
             Username::parse("a b").unwrap_err().to_string(),
             "username may contain only letters, digits, '.', '_', '-' and '@'"
         );
+    }
+
+    #[test]
+    fn usernames_are_one_whatever_their_case_or_compatibility_form() {
+        for same in ["alice", "Alice", "ALICE", "\u{ff41}\u{ff4c}\u{ff49}\u{ff43}\u{ff45}", "\u{ff21}lice"] {
+            assert_eq!(Username::parse(same).map(|u| u.0), Ok("alice".to_owned()), "{same:?}");
+        }
+        assert_eq!(Username::normalize("Bob.Smith@Corp"), "bob.smith@corp");
+        assert!(Username::parse("al\u{0131}ce").is_err(), "a dotless i stays a different letter, and is refused");
     }
 
     #[test]

@@ -72,6 +72,13 @@ pub fn create_user(
 
 /// A4: an administrator lifts the lockout of `username` in `tenant`; `Ok(false)` when the
 /// account had no failures to clear. The lift is audited in the same transaction.
+/// The user `username` names in the tenant (compared in its normalized form).
+fn require_user(store: &impl UserStore, tenant_id: &str, username: &str) -> Result<User, AdminError> {
+    store
+        .user_by_username(tenant_id, &Username::normalize(username))?
+        .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))
+}
+
 pub fn unlock_user(
     store: &(impl TenantStore + UserStore + LockoutStore),
     tenant: &str,
@@ -79,9 +86,7 @@ pub fn unlock_user(
     actor: &str,
 ) -> Result<bool, AdminError> {
     let t = require_tenant(store, tenant)?;
-    let user = store
-        .user_by_username(&t.id, username)?
-        .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))?;
+    let user = require_user(store, &t.id, username)?;
     let audit = AuditEvent::new(actor, "account.unlock").tenant(&t.id).target(format!("user:{}", user.id));
     Ok(store.clear_lockout(&t.id, &user.id, Some(&audit))?)
 }
@@ -109,9 +114,7 @@ pub fn reset_password(
     now: UnixTime,
 ) -> Result<PasswordReset, AdminError> {
     let t = require_tenant(store, tenant)?;
-    let user = store
-        .user_by_username(&t.id, username)?
-        .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))?;
+    let user = require_user(store, &t.id, username)?;
     policy.check(password.expose(), &[user.username.as_str(), user.email.as_str()]).map_err(AdminError::invalid)?;
     let hash = hasher.hash(password).map_err(|e| AdminError::Internal(e.to_string()))?;
     let audit = AuditEvent::new(actor, "user.password_reset")
@@ -133,9 +136,7 @@ pub fn delete_user(
     now: UnixTime,
 ) -> Result<(), AdminError> {
     let t = require_tenant(store, tenant)?;
-    let user = store
-        .user_by_username(&t.id, username)?
-        .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))?;
+    let user = require_user(store, &t.id, username)?;
     let is_admin = store.user_roles(&t.id, &user.id)?.iter().any(|r| r == roles::PLATFORM_ADMIN);
     if is_admin && store.count_role_members(&t.id, roles::PLATFORM_ADMIN)? <= 1 {
         return Err(AdminError::invalid("the last platform administrator cannot be deleted"));

@@ -12,7 +12,7 @@ use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::password::failure_delay;
 use gatehouse_core::store::FlowStore;
 use gatehouse_core::store::SessionRecord;
-use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret};
+use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret, Username};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -98,7 +98,8 @@ async fn handle_login(
         Err(why) => return Ok(refused_page(req, &why)),
     };
     let client = pending_client(state, tenant, &areq).await?;
-    let username: String = form.username.chars().take(254).collect();
+    // Usernames are compared in their normalized form (A8: `Alice` is `alice`).
+    let username = Username::normalize(&form.username.chars().take(254).collect::<String>());
     let source_ip = client_ip(req).map(|ip| ip.to_string());
     let user = match signin::check(state, &tenant.tenant.id, &username, form.password).await? {
         Attempt::Valid(user) => {

@@ -1,0 +1,2 @@
+-- Usernames stay lower case: their original case is not kept.
+SELECT 1;
