@@ -501,3 +501,56 @@ async fn the_usernames_migration_refuses_accounts_that_differ_only_in_case() {
         assert_eq!(names, ["alice", "bob"], "{db:?}");
     }
 }
+
+/// D1, OP1: production refuses a TLS private key, a data directory or a SQLite file that group
+/// or others can use, as it refuses such a master key; development makes its own private.
+#[test]
+fn production_refuses_shared_keys_and_data() {
+    use std::os::unix::fs::PermissionsExt;
+
+    use base64::Engine;
+
+    use crate::support::{gatehouse_in, json_ok, refused, write_cert};
+    let chmod =
+        |p: &std::path::Path, mode: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let db = gatehouse_testkit::TestDatabase::sqlite();
+    let dir = db.dir.path();
+    // Development: a database file created under a permissive umask is made private.
+    json_ok(&gatehouse_in(dir, &db.url, &["tenant", "create", "acme", "--json"], None, &[]));
+    let db_file = dir.join("gatehouse.db");
+    assert_eq!(mode(&db_file), 0o600, "development makes the database file private");
+
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = write_cert(certs.path(), "prod");
+    let master = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let prod = [
+        ("GATEHOUSE_MODE", "production"),
+        ("GATEHOUSE_TLS_CERT", cert.to_str().unwrap()),
+        ("GATEHOUSE_TLS_KEY", key.to_str().unwrap()),
+        ("GATEHOUSE_MASTER_KEY", master.as_str()),
+    ];
+    let list = ["tenant", "create", "globex", "--json"];
+    chmod(dir, 0o755);
+    refused(&gatehouse_in(dir, &db.url, &list, None, &prod), "data directory");
+    chmod(dir, 0o700);
+    chmod(&db_file, 0o644);
+    refused(&gatehouse_in(dir, &db.url, &list, None, &prod), "SQLite database file");
+    assert_eq!(mode(&db_file), 0o644, "production refuses, it does not repair");
+    chmod(&db_file, 0o600);
+    // The master key of the development run is not the production one: a fresh database.
+    let prod_db = gatehouse_testkit::TestDatabase::sqlite();
+    let prod_dir = prod_db.dir.path();
+    chmod(prod_dir, 0o700);
+    chmod(&key, 0o644);
+    let serve = gatehouse_in(
+        prod_dir,
+        &prod_db.url,
+        &["serve"],
+        None,
+        &[&prod[..], &[("GATEHOUSE_HTTPS_ADDR", "127.0.0.1:0"), ("GATEHOUSE_HTTP_ADDR", "")]].concat(),
+    );
+    refused(&serve, "TLS private key");
+    chmod(&key, 0o600);
+    json_ok(&gatehouse_in(prod_dir, &prod_db.url, &list, None, &prod));
+}

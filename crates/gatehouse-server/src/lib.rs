@@ -12,6 +12,7 @@ pub mod http;
 pub mod logging;
 pub mod master_key;
 pub mod metrics;
+pub mod perms;
 pub mod purge;
 pub mod rate_limit;
 pub mod state;
@@ -67,20 +68,45 @@ impl Running {
     }
 }
 
-/// Creates the data directory, readable by the owner only.
+/// Creates the data directory, for the owner only. An existing one shared with group or
+/// others is refused in production and made private in development (D1, OP1).
 pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&config.data_dir)
-        .with_context(|| format!("creating data directory {}", config.data_dir.display()))
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    if config.mode == config::Mode::Production {
+        perms::refuse_shared(&config.data_dir, "data directory")
+    } else {
+        perms::make_private(&config.data_dir)
+    }
+}
+
+/// Connects to the database. A SQLite file (whose mode SQLite gives its WAL and shared-memory
+/// files) is the owner's only: an existing shared one is refused in production and made
+/// private in development; one SQLite creates now (under the umask) is made private.
+fn connect(config: &Config) -> anyhow::Result<gatehouse_store::Database> {
+    let file = config.database.sqlite_path().map(|p| (p, p.exists()));
+    if let Some((path, true)) = file {
+        if config.mode == config::Mode::Production {
+            perms::refuse_shared(path, "SQLite database file")?;
+        } else {
+            perms::make_private(path)?;
+        }
+    }
+    let db = gatehouse_store::Database::connect(&config.database)?;
+    if let Some((path, false)) = file {
+        perms::make_private(path)?;
+    }
+    Ok(db)
 }
 
 /// Opens the store: data directory, master key, migrations, data keys.
 pub fn open_store(config: &Config) -> anyhow::Result<Store> {
     ensure_data_dir(config)?;
     let master = master_key::load(config)?;
-    let db = gatehouse_store::Database::connect(&config.database)?;
+    let db = connect(config)?;
     backup::before_migrating(config, &db)?;
     Store::on(db, &master).map_err(|e| anyhow::anyhow!("{e}"))
 }

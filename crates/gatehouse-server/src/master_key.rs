@@ -3,7 +3,7 @@
 //! and a file others can read.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -31,10 +31,7 @@ pub fn load(config: &Config) -> anyhow::Result<MasterKey> {
         if text.starts_with(GENERATED_MARK) {
             bail!("master key file {} was generated for development; production mode refuses it", path.display());
         }
-        let mode = std::fs::metadata(path)?.permissions().mode();
-        if mode & 0o077 != 0 {
-            bail!("master key file {} is readable by group or others (chmod 600 it)", path.display());
-        }
+        crate::perms::refuse_shared(path, "master key file")?;
     }
     let body: String = text.lines().filter(|l| !l.starts_with('#')).collect();
     MasterKey::from_base64(&body).with_context(|| format!("master key file {}", path.display()))

@@ -148,7 +148,13 @@ fn generate_dev_cert(cert_path: &Path, key_path: &Path) -> anyhow::Result<()> {
 /// (generated on first use, its path printed).
 pub fn cert_store(config: &Config) -> anyhow::Result<Arc<CertStore>> {
     match &config.tls {
-        TlsSource::Files { cert, key } => CertStore::load(cert, key),
+        TlsSource::Files { cert, key } => {
+            // D1, OP1: the private key is the service account's alone in production.
+            if config.mode == crate::config::Mode::Production {
+                crate::perms::refuse_shared(key, "TLS private key")?;
+            }
+            CertStore::load(cert, key)
+        }
         TlsSource::Generated => {
             let (cert, key) = dev_paths(&config.data_dir);
             if !cert.exists() || !key.exists() {

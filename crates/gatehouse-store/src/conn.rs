@@ -45,6 +45,14 @@ pub enum DbUrl {
 }
 
 impl DbUrl {
+    /// The file of a SQLite database (`None` for PostgreSQL or an in-memory database).
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Sqlite(path) if !path.starts_with(':') => Some(std::path::Path::new(path.as_str())),
+            _ => None,
+        }
+    }
+
     /// Parses the URL by its scheme; anything else is refused with the accepted forms.
     pub fn parse(url: &str) -> Result<Self, &'static str> {
         if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
