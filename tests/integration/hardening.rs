@@ -554,3 +554,24 @@ fn production_refuses_shared_keys_and_data() {
     chmod(&key, 0o600);
     json_ok(&gatehouse_in(prod_dir, &prod_db.url, &list, None, &prod));
 }
+
+/// L4: readiness commits a write through the audit writer, so a database that answers reads
+/// but takes no writes (here: its write lock held elsewhere) is not ready; once it takes
+/// writes again, it is.
+#[actix_web::test]
+async fn readiness_needs_a_database_that_takes_writes() {
+    for db in databases() {
+        let server = server(&db).await;
+        let ready = || async { server.client.get(server.url("/readyz")).send().await.unwrap().status() };
+        assert_eq!(ready().await, StatusCode::OK, "{db:?}");
+        let lock = db.lock_writes();
+        assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE, "{db:?}: writes are blocked");
+        let healthz = server.client.get(server.url("/healthz")).send().await.unwrap().status();
+        assert_eq!(healthz, StatusCode::OK, "{db:?}: alive all the same");
+        drop(lock);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        while ready().await != StatusCode::OK {
+            assert!(tokio::time::Instant::now() < deadline, "{db:?}: ready again once writes go through");
+        }
+    }
+}

@@ -14,7 +14,15 @@ const MAX_BATCH: usize = 512;
 /// Queue length before callers wait (back-pressure).
 const QUEUE: usize = 8192;
 
-type Job = (AuditEvent, oneshot::Sender<Result<(), String>>);
+type Reply = oneshot::Sender<Result<(), String>>;
+type Append = (AuditEvent, Reply);
+
+/// What the writer thread is asked to do.
+enum Job {
+    Append(Append),
+    /// L4 readiness: one write transaction on the writer's own path.
+    Probe(Reply),
+}
 
 /// Handle to the writer thread; it exits when the last handle is dropped.
 #[derive(Debug, Clone)]
@@ -24,7 +32,7 @@ pub struct AuditWriter {
 
 /// Appends a batch in one transaction and answers each job. If the batch fails, its records
 /// are appended one by one, so a record the database refuses fails its own request only.
-fn write_batch(store: &Store, batch: Vec<Job>) {
+fn write_batch(store: &Store, batch: Vec<Append>) {
     let (events, replies): (Vec<AuditEvent>, Vec<_>) = batch.into_iter().unzip();
     match store.append_audit_batch(&events) {
         Ok(()) => {
@@ -53,14 +61,23 @@ impl AuditWriter {
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         std::thread::Builder::new().name("gatehouse-audit".into()).spawn(move || {
             while let Some(first) = rx.blocking_recv() {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
+                let (mut batch, mut probes) = (Vec::new(), Vec::new());
+                let mut next = Some(first);
+                while let Some(job) = next.take() {
+                    match job {
+                        Job::Append(append) => batch.push(append),
+                        Job::Probe(reply) => probes.push(reply),
+                    }
+                    if batch.len() < MAX_BATCH {
+                        next = rx.try_recv().ok();
                     }
                 }
-                write_batch(&store, batch);
+                if !batch.is_empty() {
+                    write_batch(&store, batch);
+                }
+                for reply in probes {
+                    let _ = reply.send(store.write_probe(gatehouse_core::UnixTime::now().0).map_err(|e| e.to_string()));
+                }
             }
         })?;
         Ok(Self { tx })
@@ -68,8 +85,18 @@ impl AuditWriter {
 
     /// Appends `event` durably; returns once its transaction has committed.
     pub async fn append(&self, event: AuditEvent) -> Result<(), ProtocolError> {
+        self.send(|reply| Job::Append((event, reply))).await
+    }
+
+    /// L4 readiness: a write transaction run by the writer thread, so it proves both that the
+    /// thread takes work and that the database takes writes.
+    pub async fn probe(&self) -> Result<(), ProtocolError> {
+        self.send(Job::Probe).await
+    }
+
+    async fn send(&self, job: impl FnOnce(Reply) -> Job) -> Result<(), ProtocolError> {
         let (reply, done) = oneshot::channel();
-        self.tx.send((event, reply)).await.map_err(|_| ProtocolError::server("audit writer stopped"))?;
+        self.tx.send(job(reply)).await.map_err(|_| ProtocolError::server("audit writer stopped"))?;
         done.await.map_err(|_| ProtocolError::server("audit writer stopped"))?.map_err(ProtocolError::server)
     }
 }

@@ -7,6 +7,7 @@ mod clients;
 mod conn;
 mod error;
 mod flow;
+mod health;
 mod keys;
 mod lockout;
 mod migrate;

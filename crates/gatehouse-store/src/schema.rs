@@ -240,3 +240,10 @@ diesel::table! {
         next_attempt_at -> BigInt,
     }
 }
+
+diesel::table! {
+    write_probe (id) {
+        id -> Integer,
+        at -> BigInt,
+    }
+}

@@ -85,6 +85,31 @@ impl TestDatabase {
     }
 }
 
+/// A connection holding the database's write lock (SQLite) or exclusive locks on the tables
+/// every request writes (PostgreSQL) until dropped: a database that takes no writes.
+pub enum WriteLock {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+impl TestDatabase {
+    /// Takes the write lock; see [`WriteLock`].
+    pub fn lock_writes(&self) -> WriteLock {
+        if let Some(path) = self.url.strip_prefix("sqlite://") {
+            let mut c = SqliteConnection::establish(path).expect("open sqlite");
+            diesel::sql_query("BEGIN EXCLUSIVE").execute(&mut c).expect("take the write lock");
+            WriteLock::Sqlite(c)
+        } else {
+            let mut c = PgConnection::establish(&self.url).expect("connect postgres");
+            diesel::sql_query("BEGIN").execute(&mut c).expect("begin");
+            diesel::sql_query("LOCK TABLE audit_log, write_probe IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut c)
+                .expect("lock the tables");
+            WriteLock::Pg(c)
+        }
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((base, schema)) = &self.pg
