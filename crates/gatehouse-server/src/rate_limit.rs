@@ -1,7 +1,6 @@
 //! A4: per-client-IP rate limits on the sign-in and token endpoints (GCRA, `governor`), and
 //! the failure streaks behind the progressive delay of failed sign-ins. The client IP is the
-//! TCP peer; behind a reverse proxy that is the proxy's address until trusted proxies (T5)
-//! are configurable.
+//! TCP peer, or the forwarded client when the peer is a trusted proxy (T5, `client_ip`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -87,25 +86,53 @@ const STREAK_MEMORY: Duration = Duration::from_secs(15 * 60);
 const MAX_STREAKS: usize = 100_000;
 
 /// A4 progressive delay: failed sign-ins in a row per tenant and username, known or not, so
-/// the delay says nothing about which usernames exist. Kept per node, in memory.
-#[derive(Debug, Default)]
+/// the delay says nothing about which usernames exist. Kept per node, in memory, at most
+/// `capacity` names: when full, the names whose last failure is oldest go first, so a flood of
+/// new names cannot reset the delay of one that is under attack right now.
+#[derive(Debug)]
 pub struct FailureStreaks {
     streaks: Mutex<HashMap<(String, String), (u32, Instant)>>,
     notes: AtomicU32,
+    capacity: usize,
+}
+
+impl Default for FailureStreaks {
+    fn default() -> Self {
+        Self::with_capacity(MAX_STREAKS)
+    }
+}
+
+/// Drops the oldest tenth of `streaks` (by last failure): amortised, a flood of new names
+/// costs one pass per `capacity / 10` of them.
+fn evict_oldest(streaks: &mut HashMap<(String, String), (u32, Instant)>) {
+    let mut times: Vec<Instant> = streaks.values().map(|(_, at)| *at).collect();
+    let cut = times.len() / 10;
+    let (_, cutoff, _) = times.select_nth_unstable(cut);
+    let cutoff = *cutoff;
+    streaks.retain(|_, (_, at)| *at > cutoff);
 }
 
 impl FailureStreaks {
+    /// Streaks for at most `capacity` names.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self { streaks: Mutex::default(), notes: AtomicU32::new(0), capacity: capacity.max(10) }
+    }
+
     /// Counts a failure; the failures in a row so far, this one included.
     pub fn note_failure(&self, tenant_id: &str, username: &str) -> u32 {
         let mut streaks = self.streaks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.notes.fetch_add(1, Ordering::Relaxed).is_multiple_of(PRUNE_EVERY) {
             streaks.retain(|_, (_, at)| at.elapsed() < STREAK_MEMORY);
         }
-        if streaks.len() >= MAX_STREAKS {
-            streaks.clear();
+        let key = (tenant_id.to_owned(), username.to_owned());
+        if streaks.len() >= self.capacity && !streaks.contains_key(&key) {
+            streaks.retain(|_, (_, at)| at.elapsed() < STREAK_MEMORY);
+            if streaks.len() >= self.capacity {
+                evict_oldest(&mut streaks);
+            }
         }
         let now = Instant::now();
-        let entry = streaks.entry((tenant_id.to_owned(), username.to_owned())).or_insert((0, now));
+        let entry = streaks.entry(key).or_insert((0, now));
         if entry.1.elapsed() >= STREAK_MEMORY {
             entry.0 = 0;
         }
@@ -160,5 +187,26 @@ mod tests {
         assert_eq!(s.note_failure("t2", "alice"), 1, "per tenant");
         s.clear("t", "alice");
         assert_eq!(s.note_failure("t", "alice"), 1);
+    }
+
+    #[test]
+    fn a_flood_of_new_names_evicts_the_oldest_not_the_target() {
+        let s = FailureStreaks::with_capacity(1000);
+        for _ in 0..3 {
+            s.note_failure("t", "early-bystander");
+        }
+        for _ in 0..4 {
+            s.note_failure("t", "target");
+        }
+        // The attacker floods new names while still guessing at the target now and then.
+        for i in 0..5000 {
+            s.note_failure("t", &format!("flood-{i}"));
+            if i % 500 == 0 {
+                s.note_failure("t", "target");
+            }
+        }
+        assert_eq!(s.note_failure("t", "target"), 4 + 10 + 1, "the target's streak survived the flood");
+        assert_eq!(s.note_failure("t", "early-bystander"), 1, "the oldest names went first");
+        assert!(s.streaks.lock().unwrap().len() <= 1000, "bounded");
     }
 }

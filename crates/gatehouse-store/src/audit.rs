@@ -122,34 +122,6 @@ fn next_row(
 }
 
 /// The append-only trigger of SQLite, as the migration created it.
-const SQLITE_NO_DELETE: &str = "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log\n\
-                                BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;";
-
-/// L3 retention: deletes the records through `seq`, past the append-only guard, which is back
-/// in force when the transaction commits (SQLite: the trigger is recreated in it; PostgreSQL:
-/// the guard lets deletes through only while a transaction-local setting is on).
-fn delete_through(conn: &mut DbConnection, seq: i64) -> Result<u64, StoreError> {
-    let deleted = match conn {
-        DbConnection::Sqlite(c) => {
-            diesel::sql_query("DROP TRIGGER audit_log_no_delete").execute(c).map_err(unavailable)?;
-            let n = diesel::delete(audit_log::table.filter(audit_log::seq.le(seq))).execute(c).map_err(unavailable)?;
-            diesel::sql_query(SQLITE_NO_DELETE).execute(c).map_err(unavailable)?;
-            n
-        }
-        DbConnection::Pg(c) => {
-            diesel::sql_query("SELECT set_config('gatehouse.audit_prune', 'on', true)")
-                .execute(c)
-                .map_err(unavailable)?;
-            let n = diesel::delete(audit_log::table.filter(audit_log::seq.le(seq))).execute(c).map_err(unavailable)?;
-            diesel::sql_query("SELECT set_config('gatehouse.audit_prune', 'off', true)")
-                .execute(c)
-                .map_err(unavailable)?;
-            n
-        }
-    };
-    Ok(deleted as u64)
-}
-
 impl AuditStore for Store {
     fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
         let vault = self.vault.clone();
@@ -195,7 +167,8 @@ impl AuditStore for Store {
             .map_err(unavailable)?;
             let Some((through, hash)) = last else { return Ok(0) };
             let anchor = AuditAnchor::new(&vault, through, hash).map_err(unavailable)?;
-            let pruned = delete_through(conn, through)?;
+            // The anchor first: the append-only guard lets a record go only once an anchor
+            // (on PostgreSQL: one written in this transaction) covers it.
             on_backend!(&mut *conn, |c| diesel::delete(audit_anchor::table).execute(c)).map_err(unavailable)?;
             let row = (
                 audit_anchor::id.eq(1),
@@ -206,6 +179,10 @@ impl AuditStore for Store {
             );
             on_backend!(&mut *conn, |c| diesel::insert_into(audit_anchor::table).values(row).execute(c))
                 .map_err(unavailable)?;
+            let pruned =
+                on_backend!(&mut *conn, |c| diesel::delete(audit_log::table.filter(audit_log::seq.le(through)))
+                    .execute(c))
+                .map_err(unavailable)? as u64;
             insert_next(conn, &vault, head, audit)?;
             Ok(pruned)
         })

@@ -381,3 +381,41 @@ fn pruning_keeps_the_chain_verifiable_and_the_anchor_tamper_evident() {
         assert!(matches!(moved, VerifyError::Broken(ChainBreak::Anchor { .. })), "{db:?}: {moved}");
     }
 }
+
+/// L3: only the prune gets past the append-only guard. PostgreSQL: the old prune setting no
+/// longer opens it, `TRUNCATE` is refused, and an anchor someone writes to delete records is
+/// no genuine anchor, which `audit verify` reports.
+#[test]
+fn only_a_genuine_prune_removes_audit_records() {
+    for db in databases() {
+        let store = open(&db);
+        for slug in ["a1", "a2", "a3", "a4"] {
+            tenant(&store, slug);
+        }
+        assert!(!db.try_execute("DELETE FROM audit_log WHERE seq = 2"), "{db:?}: no anchor covers it");
+        if db.backend == "postgres" {
+            assert!(!db.try_execute("TRUNCATE audit_log"), "TRUNCATE is refused");
+            let with_flag = "DO $$ BEGIN PERFORM set_config('gatehouse.audit_prune', 'on', true); \
+                             DELETE FROM audit_log WHERE seq = 2; END $$";
+            assert!(!db.try_execute(with_flag), "the old prune setting opens nothing");
+            // An anchor from an earlier transaction does not cover deletes in a later one.
+            db.execute("INSERT INTO audit_anchor (id, seq, hash, mac, pruned_at) VALUES (1, 3, '\\x00', '\\x00', 0)");
+            assert!(!db.try_execute("DELETE FROM audit_log WHERE seq = 2"), "an old anchor opens nothing");
+            db.execute("DELETE FROM audit_anchor");
+        }
+        assert_eq!(audit_count(&store), 4, "{db:?}: nothing went");
+        // Whoever writes an anchor of their own to get records deleted is caught by verify.
+        let forged = if db.backend == "postgres" {
+            "DO $$ BEGIN INSERT INTO audit_anchor (id, seq, hash, mac, pruned_at) VALUES (1, 2, '\\x00', '\\x00', 0); \
+             DELETE FROM audit_log WHERE seq <= 2; END $$"
+        } else {
+            "INSERT INTO audit_anchor (id, seq, hash, mac, pruned_at) VALUES (1, 2, x'00', x'00', 0)"
+        };
+        db.execute(forged);
+        if db.backend == "sqlite" {
+            db.execute("DELETE FROM audit_log WHERE seq <= 2");
+        }
+        let broken = verify_chain(&store, store.vault()).unwrap_err();
+        assert!(matches!(broken, VerifyError::Broken(ChainBreak::Anchor { .. })), "{db:?}: {broken}");
+    }
+}
