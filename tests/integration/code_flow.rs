@@ -544,6 +544,9 @@ async fn third_party_clients_ask_for_consent_once() {
     assert!(param(&location_params(&res).1, "code").is_some());
     let res = b.get(authorize_url(&server, "acme", &app, &[("prompt", "consent")])).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Partner App wants access") && page.contains("value=\"allow\""), "the consent page: {page}");
+    assert!(!page.contains("name=\"password\""), "not the login page: the session is alive");
 }
 
 #[actix_web::test]
@@ -617,15 +620,28 @@ async fn concurrent_use_of_one_refresh_token_continues_at_most_one_family_member
                 param(&location_params(&res).1, "code").unwrap().to_owned()
             };
             let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
-            let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+            // One use on its own rotates: refresh works at all.
+            let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+            let res = refresh(&server, "acme", &spa, &first).await;
+            assert_eq!(res.status(), StatusCode::OK, "{db:?} round {round}");
+            let rt = res.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+            assert_ne!(rt, first, "rotated");
             let (a, c) = tokio::join!(refresh(&server, "acme", &spa, &rt), refresh(&server, "acme", &spa, &rt));
             let mut successors = Vec::new();
+            let mut refused = 0;
             for res in [a, c] {
-                if res.status() == StatusCode::OK {
-                    successors.push(res.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned());
+                match res.status() {
+                    StatusCode::OK => successors
+                        .push(res.json::<Value>().await.unwrap()["refresh_token"].as_str().unwrap().to_owned()),
+                    StatusCode::BAD_REQUEST => {
+                        assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_grant");
+                        refused += 1;
+                    }
+                    other => panic!("{db:?} round {round}: {other}"),
                 }
             }
-            assert!(successors.len() <= 1, "{db:?} round {round}: two requests both rotated one token");
+            // Exactly one rotates; the other is a reuse, refused.
+            assert_eq!((successors.len(), refused), (1, 1), "{db:?} round {round}");
             // Whatever was handed out, at most one member of the family still works.
             let mut alive = 0;
             for s in &successors {

@@ -575,3 +575,28 @@ async fn readiness_needs_a_database_that_takes_writes() {
         }
     }
 }
+
+/// IO2: what an administrator or a request puts on a page is escaped: a tenant's display name
+/// and a reflected `login_hint` full of markup arrive as text, never as markup.
+#[actix_web::test]
+async fn page_output_is_escaped() {
+    use gatehouse_core::admin::{self, CreateTenant};
+    let db = gatehouse_testkit::TestDatabase::sqlite();
+    let server = server(&db).await;
+    let name = "Acme <script>alert(\"x\")</script> & Co";
+    let input = CreateTenant { slug: "acme".into(), display_name: Some(name.into()), ..Default::default() };
+    admin::create_tenant(&server.running.store, "test", &input, gatehouse_core::UnixTime::now()).unwrap();
+    let client = spa(&server, "acme", "Web App", true);
+    let hint = "\"><img src=x onerror=alert(1)>";
+    let page = browser(&server)
+        .get(authorize_url(&server, "acme", &client, &[("login_hint", hint)]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<script>alert") && !page.contains("<img src=x"), "{page}");
+    assert!(page.contains("Acme &#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; Co"), "{page}");
+    assert!(page.contains("value=\"&#34;&#62;&#60;img src=x onerror=alert(1)&#62;\""), "{page}");
+}
