@@ -132,8 +132,24 @@ async fn a_deleted_user_leaves_no_session_token_or_name_behind() {
         let code = login_for_code(&server, &b, "acme", &spa, "alice").await;
         let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
         let store = &server.running.store;
+        let tenant_id = gatehouse_core::store::TenantStore::tenant_by_slug(store, "acme").unwrap().unwrap().id;
+        let consent = gatehouse_core::audit::AuditEvent::new("test", "consent");
+        gatehouse_core::store::FlowStore::save_consent(store, &tenant_id, &alice, &spa, "openid", 0, &consent).unwrap();
+        let tables =
+            ["sessions", "consents", "role_assignments", "auth_codes", "refresh_tokens", "account_lockouts", "users"];
+        let rows_of = |table: &str| {
+            let column = if table == "users" { "id" } else { "user_id" };
+            db.query_text(&format!("SELECT CAST(COUNT(*) AS TEXT) AS row FROM {table} WHERE {column} = '{alice}'"))
+                .remove(0)
+        };
+        for table in ["sessions", "consents", "role_assignments", "auth_codes", "refresh_tokens", "users"] {
+            assert_ne!(rows_of(table), "0", "{db:?}: alice has {table} before");
+        }
 
         admin::delete_user(store, "acme", "alice", "cli:test", UnixTime::now()).unwrap();
+        for table in tables {
+            assert_eq!(rows_of(table), "0", "{db:?}: D3: alice's {table} are gone");
+        }
         let res = b.get(authorize_url(&server, "acme", &spa, &[("prompt", "none")])).send().await.unwrap();
         assert_eq!(param(&location_params(&res).1, "error"), Some("login_required"), "{db:?}");
         let refused = refresh(&server, "acme", &spa, tokens["refresh_token"].as_str().unwrap()).await;

@@ -124,6 +124,34 @@ fn commands_print_one_json_object() {
         let v = json_ok(&gatehouse(&db, &["audit", "verify", "--json"], None));
         assert_eq!(v["ok"], true);
         assert_eq!(v["records"], 5, "{db:?}: two tenants, two clients, user");
+
+        // IO5: no output carries a hash, a password or a secret (but the new client's own
+        // secret, shown once).
+        let mut shown_once = b.clone();
+        shown_once.as_object_mut().unwrap().remove("client_secret");
+        for out in [&t, &bound, &spa, &shown_once, &u, &pruned, &p, &m, &v] {
+            assert_no_secrets(out);
+        }
+    }
+}
+
+/// IO5: `value` has no key naming a hash, password or secret, and no string that is a PHC
+/// password hash.
+pub fn assert_no_secrets(value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let k = k.to_lowercase();
+                // Booleans saying how a value is used are fine; values are not. The audit
+                // chain's head is no secret: operators record it elsewhere (L3).
+                let named = ["hash", "password", "secret", "private"].iter().any(|w| k.contains(w));
+                assert!(!named || v.is_boolean() || k == "head_hash", "IO5: {k} in {value}");
+                assert_no_secrets(v);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(assert_no_secrets),
+        serde_json::Value::String(s) => assert!(!s.starts_with("$argon2"), "IO5: a password hash in {value}"),
+        _ => {}
     }
 }
 

@@ -830,6 +830,8 @@ async fn refresh_tokens_are_introspected_and_revoked_with_their_family() {
         assert_eq!(info["active"], true, "{db:?}");
         assert_eq!(info["token_type"], "refresh_token");
         assert_eq!(info["client_id"], spa.as_str());
+        crate::cli::assert_no_secrets(&info);
+        crate::cli::assert_no_secrets(&tokens);
 
         let revoke = |client: String, token: String| {
             let (c, url) = (server.client.clone(), server.url("/tenants/acme/revoke"));

@@ -354,6 +354,7 @@ async fn introspection_before_and_after_revocation() {
         assert_eq!(active["client_id"], owner.id.as_str());
         assert_eq!(active["scope"], "reports:read");
         assert_eq!(active["iss"], issuer("acme").as_str());
+        crate::cli::assert_no_secrets(&active);
 
         // Another client may not revoke it; the token stays active.
         let res = post_form(&server, "/tenants/acme/revoke", &api, &[("token", &token)]).await;
