@@ -600,3 +600,216 @@ async fn page_output_is_escaped() {
     assert!(page.contains("Acme &#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; Co"), "{page}");
     assert!(page.contains("value=\"&#34;&#62;&#60;img src=x onerror=alert(1)&#62;\""), "{page}");
 }
+
+/// L2: the running server's own log, at trace level, of a whole session — sign-in with a
+/// password, code, tokens, refresh, userinfo, client credentials with a secret, introspection,
+/// revocation, logout — holds none of the secrets that went through it.
+#[actix_web::test]
+async fn the_server_log_of_a_full_run_holds_no_secret() {
+    use crate::code_flow::{REDIRECT, VERIFIER, hidden, location_params, param};
+    use crate::support::{BinaryServer, https_client};
+    let db = gatehouse_testkit::TestDatabase::sqlite();
+    let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
+    let env = [("GATEHOUSE_LOG", "trace"), ("GATEHOUSE_LOG_FORMAT", "json")];
+    let gh = tokio::task::spawn_blocking(move || BinaryServer::start_with(&dir, &url, &env)).await.unwrap();
+    let cli = |args: &[&str], stdin: Option<&str>| gh.cli_json(&db.url, args, stdin);
+    cli(&["tenant", "create", "acme", "--json"], None);
+    cli(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+            "--password-stdin",
+            "--json",
+        ],
+        Some(PASSWORD),
+    );
+    let spa = cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Web App",
+            "--type",
+            "public",
+            "--redirect-uri",
+            REDIRECT,
+            "--grant",
+            "authorization_code",
+            "refresh_token",
+            "--scope",
+            "openid profile offline_access",
+            "--first-party",
+            "--json",
+        ],
+        None,
+    )["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let backend = cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Reports",
+            "--type",
+            "confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "reports:read",
+            "--json",
+        ],
+        None,
+    );
+    let (backend_id, backend_secret) =
+        (backend["client_id"].as_str().unwrap(), backend["client_secret"].as_str().unwrap());
+
+    let issuer = format!("{}/tenants/acme", gh.base);
+    let cert = reqwest::Certificate::from_pem(&gh.cert_pem).unwrap();
+    let b = reqwest::Client::builder()
+        .tls_certs_only([cert])
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let challenge = gatehouse_core::flow::pkce::challenge_s256(VERIFIER);
+    let authorize = format!(
+        "{issuer}/authorize?response_type=code&client_id={spa}&redirect_uri={}&scope=openid%20profile%20offline_access&state=s&nonce=n&code_challenge={challenge}&code_challenge_method=S256",
+        url::form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>()
+    );
+    let page = b.get(&authorize).send().await.unwrap().text().await.unwrap();
+    let (request_id, csrf) = (hidden(&page, "request_id"), hidden(&page, "csrf"));
+    let form =
+        [("request_id", request_id.as_str()), ("csrf", csrf.as_str()), ("username", "alice"), ("password", PASSWORD)];
+    let res = b.post(format!("{issuer}/login")).header("Origin", gh.base.as_str()).form(&form).send().await.unwrap();
+    let mut secrets = vec![PASSWORD.to_owned(), backend_secret.to_owned(), csrf.clone(), VERIFIER.to_owned()];
+    for c in res.headers().get_all("set-cookie") {
+        let value = c.to_str().unwrap().split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+        if !value.is_empty() {
+            secrets.push(value);
+        }
+    }
+    let code = param(&location_params(&res).1, "code").unwrap().to_owned();
+    secrets.push(code.clone());
+    let http = https_client(&gh.cert_pem);
+    let token = format!("{issuer}/token");
+    let tokens: serde_json::Value = http
+        .post(&token)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &spa),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refreshed: serde_json::Value = http
+        .post(&token)
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("client_id", &spa),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = refreshed["access_token"].as_str().unwrap();
+    assert_eq!(http.get(format!("{issuer}/userinfo")).bearer_auth(at).send().await.unwrap().status(), StatusCode::OK);
+    let cc: serde_json::Value = http
+        .post(&token)
+        .basic_auth(backend_id, Some(backend_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let introspected = http
+        .post(format!("{issuer}/introspect"))
+        .basic_auth(backend_id, Some(backend_secret))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(introspected.status(), StatusCode::OK);
+    let revoked = http
+        .post(format!("{issuer}/revoke"))
+        .form(&[("token", refreshed["refresh_token"].as_str().unwrap()), ("client_id", &spa)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let logout = b
+        .get(format!("{issuer}/logout"))
+        .query(&[("id_token_hint", refreshed["id_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::OK);
+    for t in [&tokens, &refreshed] {
+        for field in ["access_token", "refresh_token", "id_token"] {
+            secrets.push(t[field].as_str().unwrap().to_owned());
+        }
+    }
+    secrets.push(cc["access_token"].as_str().unwrap().to_owned());
+
+    let log = gh.log_lines("");
+    assert!(log.len() > 50, "a trace-level log: {} lines", log.len());
+    assert!(log.iter().any(|l| l.contains("\"request_id\"")), "the log names requests");
+    assert!(log.iter().any(|l| l.contains("/tenants/acme/token")), "the scan sees what the requests were");
+    for secret in &secrets {
+        // JWTs: their signature part alone is already unique.
+        let needle = secret.rsplit('.').next().unwrap_or(secret);
+        assert!(needle.len() >= 16, "a distinctive needle");
+        let found: Vec<&String> = log.iter().filter(|l| l.contains(needle)).collect();
+        assert!(found.is_empty(), "L2: a secret in the server log: {found:#?}");
+    }
+}
+
+/// O2: a code lives 60 seconds: stored to expire a minute after issue, and refused (never
+/// redeemed) once that minute is over.
+#[actix_web::test]
+async fn a_code_expires_after_sixty_seconds() {
+    use crate::code_flow::{REDIRECT, VERIFIER, exchange, login_for_code};
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        user(&server, "acme", "alice");
+        let client = spa(&server, "acme", "Web App", true);
+        let b = browser(&server);
+        let issued_at = gatehouse_core::UnixTime::now().0;
+        let code = login_for_code(&server, &b, "acme", &client, "alice").await;
+        let expiry: i64 =
+            db.query_text("SELECT CAST(expires_at AS TEXT) AS row FROM auth_codes").remove(0).parse().unwrap();
+        assert!((issued_at + 60..=issued_at + 62).contains(&expiry), "{db:?}: {expiry} vs {issued_at}");
+        // The minute passes.
+        db.execute("UPDATE auth_codes SET expires_at = expires_at - 61");
+        let res = exchange(&server, "acme", &client, &code, VERIFIER, REDIRECT).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{db:?}");
+        assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
+        // A fresh one is redeemed: the refusal was the expiry's.
+        let res = b.get(authorize_url(&server, "acme", &client, &[])).send().await.unwrap();
+        let code = crate::code_flow::param(&crate::code_flow::location_params(&res).1, "code").unwrap().to_owned();
+        assert_eq!(exchange(&server, "acme", &client, &code, VERIFIER, REDIRECT).await.status(), StatusCode::OK);
+    }
+}
