@@ -10,14 +10,14 @@ use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 
 use crate::support::{TestServer, config, write_cert};
 
-/// A ClientHello offering only `version` (0x0301 = TLS 1.0, 0x0302 = TLS 1.1), without the
-/// supported_versions extension, as a client limited to that version sends it.
-fn legacy_client_hello(version: u16) -> Vec<u8> {
+/// A ClientHello offering only `version` (0x0301 = TLS 1.0, 0x0302 = TLS 1.1, 0x0303 = TLS
+/// 1.2) and `suites`, without the supported_versions extension, as a client limited to that
+/// version sends it.
+fn legacy_client_hello(version: u16, suites: &[u16]) -> Vec<u8> {
     let mut body = Vec::new();
     body.extend_from_slice(&version.to_be_bytes());
     body.extend_from_slice(&[0x42; 32]); // random
     body.push(0); // session id
-    let suites: [u16; 4] = [0xc02b, 0xc02f, 0xc013, 0x002f];
     body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
     for s in suites {
         body.extend_from_slice(&s.to_be_bytes());
@@ -26,6 +26,8 @@ fn legacy_client_hello(version: u16) -> Vec<u8> {
     let mut ext = Vec::new();
     ext.extend_from_slice(&[0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17]); // groups: secp256r1
     ext.extend_from_slice(&[0x00, 0x0b, 0x00, 0x02, 0x01, 0x00]); // ec point formats
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256
+    ext.extend_from_slice(&[0x00, 0x0d, 0x00, 0x08, 0x00, 0x06, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]);
     let host = b"localhost";
     let sni_len = host.len() as u16;
     ext.extend_from_slice(&[0x00, 0x00]);
@@ -46,14 +48,27 @@ fn legacy_client_hello(version: u16) -> Vec<u8> {
     rec
 }
 
-/// Sends a legacy ClientHello and returns what the server answered before closing.
-fn legacy_handshake(addr: SocketAddr, version: u16) -> Vec<u8> {
+/// Suites a TLS 1.0–1.2 client offers: AEAD and CBC.
+const MIXED_SUITES: [u16; 4] = [0xc02b, 0xc02f, 0xc013, 0x002f];
+
+/// Sends a legacy ClientHello and returns what the server answered before closing (or, for
+/// an answer that goes on, its first record).
+fn legacy_handshake(addr: SocketAddr, version: u16, suites: &[u16]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(&legacy_client_hello(version)).unwrap();
-    let mut answer = Vec::new();
-    let _ = s.read_to_end(&mut answer);
+    s.write_all(&legacy_client_hello(version, suites)).unwrap();
+    let mut answer = vec![0; 4096];
+    let n = s.read(&mut answer).unwrap_or(0);
+    answer.truncate(n);
     answer
+}
+
+/// Asserts `answer` is a fatal alert, one of `alerts`; never a ServerHello.
+fn assert_refused(answer: &[u8], alerts: &[u8], what: &str) {
+    assert!(answer.len() >= 7, "{what}: {answer:?}");
+    assert_eq!(answer[0], 21, "{what}: an alert record, got {answer:?}");
+    assert_eq!(answer[5], 2, "{what}: a fatal alert");
+    assert!(alerts.contains(&answer[6]), "{what}: alert {}", answer[6]);
 }
 
 fn root_store(pem: &[u8]) -> rustls::RootCertStore {
@@ -95,14 +110,27 @@ async fn tls_1_0_and_1_1_are_refused() {
     let server = TestServer::start(&db, None).await;
     let addr = server.running.https_addr;
     for version in [0x0301u16, 0x0302] {
-        let answer = tokio::task::spawn_blocking(move || legacy_handshake(addr, version)).await.unwrap();
+        let answer = tokio::task::spawn_blocking(move || legacy_handshake(addr, version, &MIXED_SUITES)).await.unwrap();
         // A fatal alert (record 21, level 2) refusing the version: protocol_version (70) or
         // handshake_failure (40); never a ServerHello (record 22, message 2).
-        assert!(answer.len() >= 7, "version {version:#06x}: {answer:?}");
-        assert_eq!(answer[0], 21, "version {version:#06x}: alert record, got {answer:?}");
-        assert_eq!(answer[5], 2, "version {version:#06x}: fatal alert");
-        assert!([40, 70].contains(&answer[6]), "version {version:#06x}: alert {}", answer[6]);
+        assert_refused(&answer, &[40, 70], &format!("version {version:#06x}"));
     }
+}
+
+/// T1: a TLS 1.2 client that offers only CBC suites (with and without ECDHE, SHA-1 and
+/// SHA-256 MACs) gets a handshake_failure; the same hello with an AEAD suite gets a
+/// ServerHello, so the refusal is the suites'.
+#[actix_web::test]
+async fn tls_1_2_clients_offering_only_cbc_suites_are_refused() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start(&db, None).await;
+    let addr = server.running.https_addr;
+    let cbc: [u16; 6] = [0xc009, 0xc013, 0xc023, 0xc027, 0x002f, 0x003c];
+    let answer = tokio::task::spawn_blocking(move || legacy_handshake(addr, 0x0303, &cbc)).await.unwrap();
+    assert_refused(&answer, &[40], "CBC only");
+    let aead = [0xc02b];
+    let answer = tokio::task::spawn_blocking(move || legacy_handshake(addr, 0x0303, &aead)).await.unwrap();
+    assert_eq!((answer.first(), answer.get(5)), (Some(&22), Some(&2)), "a ServerHello for AEAD: {answer:?}");
 }
 
 #[actix_web::test]
@@ -163,4 +191,45 @@ async fn certificate_files_are_reloaded_without_restart() {
     let (_, _, leaf3, _) =
         tokio::task::spawn_blocking(move || handshake(addr, &again, &rustls::version::TLS13)).await.unwrap();
     assert_eq!(leaf2, leaf3);
+}
+
+/// T4: the server's own watcher picks up replaced files, without anyone asking it to.
+#[actix_web::test]
+async fn the_watcher_serves_replaced_certificate_files() {
+    let db = TestDatabase::sqlite();
+    let tls_dir = tempfile::tempdir().unwrap();
+    let (cert, key) = write_cert(tls_dir.path(), "first");
+    let cfg = config(
+        &db,
+        &[
+            ("GATEHOUSE_TLS_CERT", cert.to_str().unwrap()),
+            ("GATEHOUSE_TLS_KEY", key.to_str().unwrap()),
+            ("GATEHOUSE_TLS_RELOAD_SECS", "1"),
+        ],
+    );
+    let server = TestServer::start_with(cfg, None).await;
+    let addr = server.running.https_addr;
+    let first = std::fs::read(&cert).unwrap();
+    let (_, _, leaf1, _) =
+        tokio::task::spawn_blocking(move || handshake(addr, &first, &rustls::version::TLS13)).await.unwrap();
+    write_cert(tls_dir.path(), "second");
+    let later = SystemTime::now() + Duration::from_secs(5);
+    for f in [&cert, &key] {
+        std::fs::File::options().write(true).open(f).unwrap().set_modified(later).unwrap();
+    }
+    let second = std::fs::read(&cert).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let pem = second.clone();
+        // Until the watcher swaps it in, the old certificate fails verification against the
+        // new one: a handshake that panics is a "not yet".
+        let served = tokio::task::spawn_blocking(move || handshake(addr, &pem, &rustls::version::TLS13)).await;
+        if let Ok((_, _, leaf, status)) = served {
+            assert_ne!(leaf, leaf1);
+            assert_eq!(status, "HTTP/1.1 200 OK");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the watcher never served the new certificate");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

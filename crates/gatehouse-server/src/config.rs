@@ -45,6 +45,7 @@ pub struct Settings {
     pub max_body_bytes: Option<i64>,
     pub cache_ttl_secs: Option<i64>,
     pub backchannel_poll_secs: Option<i64>,
+    pub tls_reload_secs: Option<i64>,
     pub login_attempts_per_minute: Option<i64>,
     pub token_requests_per_second: Option<i64>,
     pub login_failure_delay_ms: Option<i64>,
@@ -85,6 +86,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("max_body_bytes", Kind::Int),
     ("cache_ttl_secs", Kind::Int),
     ("backchannel_poll_secs", Kind::Int),
+    ("tls_reload_secs", Kind::Int),
     ("login_attempts_per_minute", Kind::Int),
     ("token_requests_per_second", Kind::Int),
     ("login_failure_delay_ms", Kind::Int),
@@ -201,6 +203,8 @@ pub struct Config {
     /// S6: how often queued back-channel logout notices are looked for (sessions ended by the
     /// CLI or another node; this node's own are sent at once).
     pub backchannel_poll: std::time::Duration,
+    /// T4: how often the certificate files are checked for changes.
+    pub tls_reload: std::time::Duration,
     /// A4: sign-in attempts per client IP and minute (0 = no limit).
     pub login_attempts_per_minute: u32,
     /// A4: token requests per client IP and second (0 = no limit).
@@ -331,6 +335,8 @@ impl Config {
         let cache_ttl = std::time::Duration::from_secs(c.range("cache_ttl_secs", s.cache_ttl_secs, 10, 0, 3600) as u64);
         let backchannel_poll =
             std::time::Duration::from_secs(c.range("backchannel_poll_secs", s.backchannel_poll_secs, 5, 1, 300) as u64);
+        let tls_reload =
+            std::time::Duration::from_secs(c.range("tls_reload_secs", s.tls_reload_secs, 10, 1, 3600) as u64);
         let login_attempts_per_minute =
             c.range("login_attempts_per_minute", s.login_attempts_per_minute, 30, 0, 100_000) as u32;
         let token_requests_per_second =
@@ -378,6 +384,7 @@ impl Config {
                 max_body_bytes,
                 cache_ttl,
                 backchannel_poll,
+                tls_reload,
                 login_attempts_per_minute,
                 token_requests_per_second,
                 login_failure_delay,

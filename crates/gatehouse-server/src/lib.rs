@@ -146,7 +146,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
         .await??
     };
     let certs = tls::cert_store(&config)?;
-    certs.watch();
+    certs.watch(config.tls_reload);
     let tls_config = tls::server_config(certs.clone())?;
 
     let (m, t, p) = config.argon2;

@@ -18,9 +18,6 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::config::{Config, TlsSource};
 
-/// How often the certificate files are checked for changes.
-const RELOAD_INTERVAL: Duration = Duration::from_secs(10);
-
 /// The tree's one crypto provider.
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
@@ -92,11 +89,11 @@ impl CertStore {
     }
 
     /// Checks for changed files in a background thread for the life of the process.
-    pub fn watch(self: &Arc<Self>) {
+    pub fn watch(self: &Arc<Self>, every: Duration) {
         let store = Arc::downgrade(self);
         std::thread::spawn(move || {
             loop {
-                std::thread::sleep(RELOAD_INTERVAL);
+                std::thread::sleep(every);
                 match store.upgrade() {
                     Some(s) => {
                         s.reload_if_changed();
