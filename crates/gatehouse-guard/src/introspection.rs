@@ -40,7 +40,11 @@ impl Introspection {
     pub(crate) async fn check(&self, token: &str, config: &GuardConfig, now: i64) -> Result<Claims, AuthError> {
         // The token itself is never a cache key (it could leak through a heap dump): its hash is.
         let key = digest::digest(&digest::SHA256, token.as_bytes()).as_ref().to_vec();
+        // A cached answer is as good as the token: never past its expiry at `now`.
         if let Some(claims) = self.cached(&key) {
+            if claims.expires_at <= now {
+                return Err(AuthError::InvalidToken("expired"));
+            }
             return Ok(claims);
         }
         let res = self

@@ -401,3 +401,86 @@ async fn introspection_mode_refuses_a_revoked_token() {
     let jwt_guard = gh.guard(GuardConfig::new(gh.issuer("acme"), [AUDIENCE])).await;
     assert!(jwt_guard.validate(&token).await.is_ok());
 }
+
+/// G1: tokens signed with RS256 and EdDSA (clients registered for them) validate, and a token
+/// whose header names another algorithm than its key's is refused before any verification.
+#[actix_web::test]
+async fn rs256_and_eddsa_tokens_validate_and_a_key_algorithm_mismatch_is_refused() {
+    let gh = gatehouse().await;
+    // Each algorithm's key appears when its first token is signed: refetch at once.
+    let mut config = GuardConfig::new(gh.issuer("acme"), [AUDIENCE]);
+    config.refresh_interval = Duration::ZERO;
+    let guard = gh.guard(config).await;
+    let mut others = Vec::new();
+    for alg in ["RS256", "EdDSA"] {
+        let store = &gh.running.store;
+        let input = CreateClient {
+            tenant: "acme".into(),
+            name: format!("svc-{alg}"),
+            client_type: "confidential".into(),
+            grant_types: vec!["client_credentials".into()],
+            scope: "reports:read".into(),
+            audiences: vec![AUDIENCE.into()],
+            signing_alg: Some(alg.into()),
+            ..Default::default()
+        };
+        let c = admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap();
+        let creds = (c.client.client_id.clone(), c.client_secret.unwrap().expose().clone());
+        let token = gh.token("acme", &creds).await;
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(format!("{:?}", header.alg), alg, "signed with the client's algorithm");
+        let claims = guard.validate(&token).await.unwrap_or_else(|e| panic!("{alg}: {e:?}"));
+        assert_eq!(claims.client_id, c.client.client_id);
+
+        // The same token claiming ES256 for this key: the key's own `alg` decides.
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut h: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+        h["alg"] = "ES256".into();
+        let relabelled = format!("{}.{}.{}", B64.encode(h.to_string()), parts[1], parts[2]);
+        assert_eq!(invalid(guard.validate(&relabelled).await), "algorithm does not match the key", "{alg}");
+        others.push(token);
+    }
+    // A guard that allows ES256 only refuses the others outright.
+    let mut es_only = GuardConfig::new(gh.issuer("acme"), [AUDIENCE]);
+    es_only.algorithms = vec![jsonwebtoken::Algorithm::ES256];
+    let es_only = gh.guard(es_only).await;
+    let rs = gh.client("acme", "svc-plain", "reports:read");
+    let es_token = gh.token("acme", &rs).await;
+    assert!(es_only.validate(&es_token).await.is_ok());
+    for token in others {
+        assert_eq!(invalid(es_only.validate(&token).await), "algorithm not allowed");
+    }
+}
+
+/// G4: introspection mode reuses a positive answer for the configured time (a revoked token
+/// still passes inside it), and never longer.
+#[actix_web::test]
+async fn introspection_mode_reuses_positive_answers_for_its_cache_time() {
+    let gh = gatehouse().await;
+    let svc = gh.client("acme", "svc", "reports:read");
+    let api = gh.client("acme", "reports-api", "reports:read");
+    let introspecting = |cache: Duration| {
+        let mut config = GuardConfig::new(gh.issuer("acme"), [AUDIENCE]);
+        config.introspection_cache = cache;
+        Guard::introspecting(config, gh.http.clone(), api.0.clone(), Secret::new(api.1.clone()))
+    };
+    let cached = introspecting(Duration::from_secs(3600)).await.unwrap();
+    let uncached = introspecting(Duration::ZERO).await.unwrap();
+    let token = gh.token("acme", &svc).await;
+    cached.validate(&token).await.unwrap();
+    uncached.validate(&token).await.unwrap();
+    let res = gh
+        .http
+        .post(format!("{}/revoke", gh.issuer("acme")))
+        .basic_auth(&svc.0, Some(&svc.1))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(cached.validate(&token).await.is_ok(), "the positive answer is reused");
+    assert_eq!(invalid(uncached.validate(&token).await), "inactive");
+    // Reuse never outlives the token: asked at a time past its expiry, the cache is bypassed.
+    let later = gatehouse_guard::now_secs() + 3 * 3600;
+    assert_eq!(invalid(cached.validate_at(&token, later).await), "expired", "not past the token's own expiry");
+}
