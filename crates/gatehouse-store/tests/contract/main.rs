@@ -300,7 +300,7 @@ fn bootstrap_creates_platform_admin_once() {
 
 #[test]
 fn purge_removes_what_expired_and_keeps_what_is_live() {
-    use gatehouse_core::store::{FlowStore, PendingRequest, RevocationStore, SessionRecord};
+    use gatehouse_core::store::{CodeRecord, FlowStore, PendingRequest, RefreshRecord, RevocationStore, SessionRecord};
 
     for db in databases() {
         let store = open(&db);
@@ -347,10 +347,50 @@ fn purge_removes_what_expired_and_keeps_what_is_live() {
         store.revoke_jti(&t.id, "live-jti", "c", now + 600, &audit).unwrap();
         assert!(store.use_assertion_jti(&t.id, "c", "old-a", now - 1).unwrap());
         assert!(store.use_assertion_jti(&t.id, "c", "live-a", now + 600).unwrap());
+        let code = |hash: &[u8], sid: &str, expires_at: i64| CodeRecord {
+            code_hash: hash.to_vec(),
+            tenant_id: t.id.clone(),
+            client_id: "c".into(),
+            user_id: user.id.clone(),
+            sid: sid.into(),
+            redirect_uri: "https://app.example.com/cb".into(),
+            scope: "openid".into(),
+            nonce: None,
+            code_challenge: "x".into(),
+            auth_time: now,
+            amr: "pwd".into(),
+            acr: "acr".into(),
+            expires_at,
+        };
+        // Past its expiry and the replay grace (an hour) / still within the grace.
+        store.save_code(&code(b"old-code", "old", now - 7200), &audit).unwrap();
+        store.save_code(&code(b"late-code", "live", now - 60), &audit).unwrap();
+        let refresh = |hash: &[u8], expires_at: i64| RefreshRecord {
+            token_hash: hash.to_vec(),
+            tenant_id: t.id.clone(),
+            client_id: "c".into(),
+            user_id: user.id.clone(),
+            family_id: "f".into(),
+            sid: "live".into(),
+            scope: "openid".into(),
+            auth_time: now,
+            amr: "pwd".into(),
+            acr: "acr".into(),
+            access_jti: "j".into(),
+            created_at: now - 100,
+            expires_at,
+        };
+        store.save_refresh(&refresh(b"old-rt", now - 1), &audit).unwrap();
+        store.save_refresh(&refresh(b"live-rt", now + 600), &audit).unwrap();
+        assert_eq!(store.session_clients(&t.id, "old").unwrap(), ["c"], "{db:?}");
 
         let purged = store.purge_expired(now, 1800).unwrap();
         assert_eq!((purged.sessions, purged.auth_requests), (1, 1), "{db:?}: {purged:?}");
         assert_eq!((purged.revoked_tokens, purged.assertion_jtis), (1, 1), "{db:?}: {purged:?}");
+        assert_eq!((purged.auth_codes, purged.refresh_tokens), (1, 1), "{db:?}: {purged:?}");
+        assert_eq!(purged.session_clients, 1, "{db:?}: the purged session's participants go with it");
+        assert!(store.refresh_by_hash(&t.id, b"live-rt").unwrap().is_some(), "{db:?}");
+        assert_eq!(store.session_clients(&t.id, "live").unwrap(), ["c"], "{db:?}: the live session's stay");
         assert!(store.session(&t.id, b"live", now).unwrap().is_some(), "{db:?}");
         assert!(store.pending_request(&t.id, "live", now).unwrap().is_some(), "{db:?}");
         assert!(store.is_revoked(&t.id, "live-jti").unwrap(), "{db:?}: a live revocation stays");
