@@ -11,6 +11,14 @@ use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 /// The variable that names the PostgreSQL server for tests.
 pub const POSTGRES_ENV: &str = "GATEHOUSE_TEST_POSTGRES_URL";
 
+/// A temporary directory for the owner only, as Gatehouse's data directory must be.
+fn private_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
+    dir
+}
+
 /// One fresh, empty database.
 pub struct TestDatabase {
     /// The URL to give Gatehouse (`GATEHOUSE_DATABASE_URL`).
@@ -31,7 +39,7 @@ impl std::fmt::Debug for TestDatabase {
 impl TestDatabase {
     /// A SQLite database file in a new temporary directory.
     pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = private_dir();
         let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
         Self { url, backend: "sqlite", dir, pg: None }
     }
@@ -43,7 +51,7 @@ impl TestDatabase {
         diesel::sql_query(format!("CREATE SCHEMA {schema}")).execute(&mut conn).expect("create schema");
         let sep = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let dir = private_dir();
         Self { url, backend: "postgres", dir, pg: Some((base.to_owned(), schema)) }
     }
 }
