@@ -524,7 +524,7 @@ fn master_key_rotation_rewraps_the_data_keys() {
         std::fs::remove_file(&new_file).unwrap();
 
         let out = json_ok(&gatehouse(&db, &["keys", "rotate-master", "--new-key-file", new_path, "--json"], None));
-        assert_eq!(out["rewrapped"], 6, "{db:?}: one data key per kind");
+        assert_eq!(out["rewrapped"], 7, "{db:?}: one data key per kind");
         let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&new_file).unwrap().permissions());
         assert_eq!(mode & 0o777, 0o600, "{db:?}");
 

@@ -35,9 +35,10 @@ pub fn user(server: &TestServer, tenant: &str, username: &str) -> String {
         tenant: tenant.into(),
         username: username.into(),
         email: format!("{username}@example.com"),
-        password: Secret::new(PASSWORD.into()),
+        password: Some(Secret::new(PASSWORD.into())),
         roles: vec!["reports-reader".into()],
         must_change_password: false,
+        self_registered: false,
     };
     admin::create_user(
         &server.running.store,

@@ -262,7 +262,7 @@ async fn every_client_of_a_session_is_told_of_its_end_however_it_ends() {
         let mut rp = BackchannelRp::start();
         let env = [
             ("GATEHOUSE_CACHE_TTL_SECS", "0"),
-            ("GATEHOUSE_BACKCHANNEL_POLL_SECS", "1"),
+            ("GATEHOUSE_OUTBOX_POLL_SECS", "1"),
             ("GATEHOUSE_TRUSTED_PROXIES", "127.0.0.1"),
         ];
         let server = crate::support::TestServer::start_with(crate::support::config(&db, &env), None).await;

@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod code_grant;
 pub mod id_token;
+pub mod interaction;
 pub mod logout_token;
 pub mod pkce;
 pub mod refresh_grant;

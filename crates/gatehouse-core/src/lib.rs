@@ -1,6 +1,7 @@
 //! Gatehouse domain and policy. No actix, no diesel: storage is reached through the traits in
 //! [`store`], time and randomness are parameters, and every check names what it enforces.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod backup;
@@ -8,6 +9,7 @@ pub mod crypto;
 pub mod flow;
 pub mod jose;
 pub mod keys;
+pub mod mail;
 pub mod model;
 pub mod oauth;
 pub mod password;

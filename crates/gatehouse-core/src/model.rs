@@ -3,7 +3,7 @@
 use gatehouse_types::{ClientType, GrantType, Secret};
 
 use crate::jose::SigningAlg;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A tenant: its own issuer, keys, users, clients and roles (AC1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -16,6 +16,51 @@ pub struct Tenant {
     pub created_at: i64,
     /// S5: sessions are bound to the user agent and address that created them.
     pub bind_sessions: bool,
+    /// A2, A9, AC3: the tenant's account policies.
+    pub policy: TenantPolicy,
+}
+
+/// A tenant's account policies, stored as JSON; a field not stored takes its default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantPolicy {
+    /// A2: this many earlier passwords are refused (default 5; 0 = none).
+    pub password_history: u8,
+    /// A2: days after which a password must be changed at sign-in (default 0: never).
+    pub password_max_age_days: u32,
+    /// A9: users may reset a forgotten password through an e-mailed link (default off).
+    pub password_reset: bool,
+    /// AC3: anyone may sign up, confirming their e-mail address first (default off).
+    pub self_registration: bool,
+    /// Sender address of the tenant's mail (default: the server's `smtp_from`).
+    pub mail_from: Option<String>,
+}
+
+/// IO1: a mail sender: `address` or `Name <address>`, printable, no line breaks.
+pub fn is_mailbox(value: &str) -> bool {
+    let address = match value.rsplit_once('<') {
+        Some((name, rest)) => {
+            if name.contains(['"', '\\']) {
+                return false;
+            }
+            let Some(address) = rest.strip_suffix('>') else { return false };
+            address
+        }
+        None => value,
+    };
+    value.len() <= 200 && !value.chars().any(char::is_control) && gatehouse_types::Email::parse(address.trim()).is_ok()
+}
+
+impl Default for TenantPolicy {
+    fn default() -> Self {
+        Self {
+            password_history: 5,
+            password_max_age_days: 0,
+            password_reset: false,
+            self_registration: false,
+            mail_from: None,
+        }
+    }
 }
 
 impl Tenant {
@@ -37,6 +82,12 @@ pub struct User {
     pub must_change_password: bool,
     pub disabled: bool,
     pub created_at: i64,
+    /// How the user wants to be called (may be empty).
+    pub display_name: String,
+    /// AC3: a self-registered user confirms the address before signing in.
+    pub email_verified: bool,
+    /// A2: when the password was last set (`None`: before this was recorded, or never).
+    pub password_changed_at: Option<i64>,
 }
 
 /// An OAuth client of one tenant. `secret_hash` is a keyed SHA-256 hash (O3), never output (IO5).

@@ -44,6 +44,8 @@ pub trait UserStore {
     fn user_by_username(&self, tenant_id: &str, username: &str) -> Result<Option<User>, StoreError>;
     /// The role names of a user in a tenant, sorted.
     fn user_roles(&self, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StoreError>;
+    /// The user with this (normalized) e-mail address.
+    fn user_by_email(&self, tenant_id: &str, email: &str) -> Result<Option<User>, StoreError>;
     /// A1: replaces the password hash with one of the current parameters, only if it is still
     /// `old_hash` (a concurrent change wins); `true` when replaced.
     fn rehash_password(
@@ -198,6 +200,8 @@ pub struct SessionRecord {
     pub user_agent_hash: Option<Vec<u8>>,
     /// S5: the client address the session was created from.
     pub client_ip: Option<String>,
+    /// S8: the user agent the session was started from (shortened), shown to its user.
+    pub user_agent: Option<String>,
 }
 
 /// An authorization request waiting for login or consent.
@@ -329,6 +333,8 @@ pub trait FlowStore {
     fn save_request(&self, r: &PendingRequest) -> Result<(), StoreError>;
     fn pending_request(&self, tenant_id: &str, id: &str, now: i64) -> Result<Option<PendingRequest>, StoreError>;
     fn delete_request(&self, tenant_id: &str, id: &str) -> Result<(), StoreError>;
+    /// Replaces a waiting request's stored interaction (its progress past the password).
+    fn update_request(&self, tenant_id: &str, id: &str, params: &str) -> Result<(), StoreError>;
 
     fn save_code(&self, c: &CodeRecord, audit: &AuditEvent) -> Result<(), StoreError>;
     /// Consumes the code once (conditional update, so it holds under concurrency and across
@@ -372,4 +378,133 @@ pub trait FlowStore {
         now: i64,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+}
+
+/// Which of a user's sessions end (S8, A9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionsToEnd<'a> {
+    /// Every live session of the user.
+    All,
+    /// Every one but the session with this `sid` (the one the user acts from).
+    AllBut(&'a str),
+    /// Only the session with this `sid`.
+    One(&'a str),
+    /// None.
+    None,
+}
+
+/// A new password as the store sets it (A2, A9).
+#[derive(Debug, Clone)]
+pub struct NewPassword<'a> {
+    pub tenant_id: &'a str,
+    pub user_id: &'a str,
+    pub hash: &'a str,
+    pub now: i64,
+    /// The old hash joins the history, which keeps this many (0: none kept).
+    pub keep_history: u8,
+    /// The sessions that end with the change; their clients are told (S6) and the user's
+    /// refresh tokens outside the kept session are revoked.
+    pub end: SessionsToEnd<'a>,
+}
+
+/// A consent a user gave (O6), as the account pages list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub client_id: String,
+    pub scope: String,
+    pub granted_at: i64,
+}
+
+/// A user's own account (A2, A8, A9, S8, AC3). Every change carries its audit record and is
+/// written in one transaction with it.
+pub trait AccountStore {
+    /// Stores a new single-use link, voiding the user's unused ones of the same purpose, and
+    /// queues its mail (`(outbox id, sealed message)`) in the same transaction.
+    fn issue_user_token(
+        &self,
+        token: &crate::account::UserToken,
+        mail: Option<(&str, &[u8])>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// The unused, unexpired link with this hash and purpose, without using it.
+    fn user_token(
+        &self,
+        tenant_id: &str,
+        token_hash: &[u8],
+        purpose: crate::account::TokenPurpose,
+        now: i64,
+    ) -> Result<Option<crate::account::UserToken>, StoreError>;
+    /// Uses the link once (a conditional update, so it holds under concurrency); `None` when
+    /// it is unknown, used, expired or of another purpose, which changes nothing.
+    fn use_user_token(
+        &self,
+        tenant_id: &str,
+        token_hash: &[u8],
+        purpose: crate::account::TokenPurpose,
+        now: i64,
+    ) -> Result<Option<crate::account::UserToken>, StoreError>;
+    /// How many links of `purpose` the user was sent since `since` (per-account limits).
+    fn tokens_issued_since(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        purpose: crate::account::TokenPurpose,
+        since: i64,
+    ) -> Result<i64, StoreError>;
+    /// The user's earlier password hashes, newest first, at most `limit`.
+    fn password_history(&self, tenant_id: &str, user_id: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+    /// Sets a password (clearing `must_change_password`), keeps the history, ends sessions as
+    /// asked; returns (sessions ended, refresh tokens revoked).
+    fn set_password(&self, change: &NewPassword<'_>, audit: &AuditEvent) -> Result<(usize, usize), StoreError>;
+    fn set_display_name(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        name: &str,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Sets a confirmed e-mail address; a taken one is `Conflict`.
+    fn set_email(&self, tenant_id: &str, user_id: &str, email: &str, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The user's live sessions at `now`, newest first.
+    fn sessions_of(&self, tenant_id: &str, user_id: &str, now: i64) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Ends sessions of the user (clients told, their refresh tokens revoked); how many ended.
+    fn end_sessions(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        which: SessionsToEnd<'_>,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<usize, StoreError>;
+    fn consents_of(&self, tenant_id: &str, user_id: &str) -> Result<Vec<Consent>, StoreError>;
+    /// Withdraws a consent and revokes that client's refresh tokens for the user.
+    fn revoke_consent(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        client_id: &str,
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// The newest audit records of the tenant that the user did or that were done to them.
+    fn audit_of_user(&self, tenant_id: &str, user_id: &str, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Replaces the tenant's account policies.
+    fn set_tenant_policy(
+        &self,
+        tenant_id: &str,
+        policy: &crate::model::TenantPolicy,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+}
+
+/// The mail outbox (sealed messages; see [`crate::mail`]).
+pub trait MailStore {
+    fn queue_mail(&self, id: &str, tenant_id: Option<&str>, sealed: &[u8], now: i64) -> Result<(), StoreError>;
+    /// Messages due at `now`, at most `limit`.
+    fn due_mail(&self, now: i64, limit: i64) -> Result<Vec<crate::mail::QueuedMail>, StoreError>;
+    /// Claims a due message for one attempt, deferring the next to `retry_at`; `false` when
+    /// another node claimed it first.
+    fn claim_mail(&self, id: &str, now: i64, retry_at: i64) -> Result<bool, StoreError>;
+    /// Removes a message that was sent or given up.
+    fn finish_mail(&self, id: &str) -> Result<(), StoreError>;
 }

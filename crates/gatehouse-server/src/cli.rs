@@ -103,6 +103,36 @@ pub enum TenantCommand {
         #[command(flatten)]
         out: JsonFlag,
     },
+    /// Change a tenant's account policies (A2, A9, AC3); options left out stay as they are.
+    Update {
+        slug: String,
+        /// A2: refuse this many earlier passwords (0–24; default 5).
+        #[arg(long)]
+        password_history: Option<u8>,
+        /// A2: days after which a password must be changed (0 = never, the default).
+        #[arg(long)]
+        password_max_age_days: Option<u32>,
+        /// A9: let users reset a forgotten password by e-mail.
+        #[arg(long, value_parser = on_off)]
+        password_reset: Option<bool>,
+        /// AC3: let anyone sign up (e-mail confirmed first).
+        #[arg(long, value_parser = on_off)]
+        self_registration: Option<bool>,
+        /// Sender of the tenant's mail, `Name <address>` ("" for the server's).
+        #[arg(long)]
+        mail_from: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+}
+
+/// `on` or `off`.
+fn on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err("expected on or off".to_owned()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,7 +187,8 @@ pub enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Create a user; the password is read from standard input.
+    /// Create a user: with a password read from standard input, or (without
+    /// `--password-stdin`) with none, and an invitation to choose it mailed to them (A8).
     Create {
         #[arg(long)]
         tenant: String,
@@ -166,7 +197,7 @@ pub enum UserCommand {
         #[arg(long)]
         email: String,
         /// Read the password from standard input (it never goes on the command line).
-        #[arg(long, required = true)]
+        #[arg(long)]
         password_stdin: bool,
         #[arg(long = "role", num_args = 1..)]
         roles: Vec<String>,
@@ -207,6 +238,35 @@ pub enum UserCommand {
         tenant: String,
         #[arg(long)]
         username: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Mail a new set-password link (72 hours); earlier links stop working (A8).
+    Invite {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// List the user's live sessions (S8).
+    Sessions {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// End the user's sessions, or the one with `--sid`; their applications are told (S6, S8).
+    EndSessions {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        sid: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -93,6 +93,24 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
         Command::Tenant(TenantCommand::Create { slug, display_name, bind_sessions, out }) => {
             (out.json, tenant_create(config, CreateTenant { slug, display_name, bind_sessions }))
         }
+        Command::Tenant(TenantCommand::Update {
+            slug,
+            password_history,
+            password_max_age_days,
+            password_reset,
+            self_registration,
+            mail_from,
+            out,
+        }) => {
+            let change = admin::PolicyChange {
+                password_history,
+                password_max_age_days,
+                password_reset,
+                self_registration,
+                mail_from,
+            };
+            (out.json, tenant_update(config, &slug, &change))
+        }
         Command::Client(command) => {
             let ClientCommand::Create {
                 tenant,
@@ -139,16 +157,34 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             tenant,
             username,
             email,
-            password_stdin: _,
+            password_stdin,
             roles,
             must_change_password,
             out,
         }) => {
-            let result = read_password().and_then(|password| {
-                let input = CreateUser { tenant, username, email, password, roles, must_change_password };
+            let password = if password_stdin { read_password().map(Some) } else { Ok(None) };
+            let result = password.and_then(|password| {
+                let input = CreateUser {
+                    tenant,
+                    username,
+                    email,
+                    password,
+                    roles,
+                    must_change_password,
+                    self_registered: false,
+                };
                 user_create(config, input)
             });
             (out.json, result)
+        }
+        Command::User(UserCommand::Invite { tenant, username, out }) => {
+            (out.json, users::user_invite(config, &tenant, &username))
+        }
+        Command::User(UserCommand::Sessions { tenant, username, out }) => {
+            (out.json, users::user_sessions(config, &tenant, &username))
+        }
+        Command::User(UserCommand::EndSessions { tenant, username, sid, out }) => {
+            (out.json, users::user_end_sessions(config, &tenant, &username, sid.as_deref()))
         }
         Command::User(UserCommand::ResetPassword {
             tenant,
@@ -214,6 +250,16 @@ fn tenant_create(config: &Config, input: CreateTenant) -> anyhow::Result<Output>
             "issuer": issuer,
             "bind_sessions": t.bind_sessions,
         }),
+    })
+}
+
+/// A2, A9, AC3: a tenant's account policies.
+fn tenant_update(config: &Config, slug: &str, change: &admin::PolicyChange) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let t = admin::update_tenant_policy(&store, &actor(), slug, change)?;
+    Ok(Output {
+        text: format!("updated the policies of tenant {}", t.slug),
+        json: json!({ "id": t.id, "slug": t.slug, "policy": t.policy }),
     })
 }
 

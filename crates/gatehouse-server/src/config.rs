@@ -44,7 +44,10 @@ pub struct Settings {
     pub hsts_max_age: Option<i64>,
     pub max_body_bytes: Option<i64>,
     pub cache_ttl_secs: Option<i64>,
-    pub backchannel_poll_secs: Option<i64>,
+    pub outbox_poll_secs: Option<i64>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+    pub smtp_ca_file: Option<String>,
     pub tls_reload_secs: Option<i64>,
     pub login_attempts_per_minute: Option<i64>,
     pub token_requests_per_second: Option<i64>,
@@ -85,7 +88,10 @@ const KEYS: &[(&str, Kind)] = &[
     ("hsts_max_age", Kind::Int),
     ("max_body_bytes", Kind::Int),
     ("cache_ttl_secs", Kind::Int),
-    ("backchannel_poll_secs", Kind::Int),
+    ("outbox_poll_secs", Kind::Int),
+    ("smtp_url", Kind::Text),
+    ("smtp_from", Kind::Text),
+    ("smtp_ca_file", Kind::Text),
     ("tls_reload_secs", Kind::Int),
     ("login_attempts_per_minute", Kind::Int),
     ("token_requests_per_second", Kind::Int),
@@ -200,9 +206,11 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long tenants, clients and keys are cached before the database is asked again.
     pub cache_ttl: std::time::Duration,
-    /// S6: how often queued back-channel logout notices are looked for (sessions ended by the
-    /// CLI or another node; this node's own are sent at once).
-    pub backchannel_poll: std::time::Duration,
+    /// S6 and mail: how often the outboxes are looked at for what the CLI or another node
+    /// queued (what this node queues goes out at once).
+    pub outbox_poll: std::time::Duration,
+    /// Where mail goes.
+    pub mail: crate::mail::MailConfig,
     /// T4: how often the certificate files are checked for changes.
     pub tls_reload: std::time::Duration,
     /// A4: sign-in attempts per client IP and minute (0 = no limit).
@@ -333,8 +341,17 @@ impl Config {
         let hsts_max_age = c.range("hsts_max_age", s.hsts_max_age, 31_536_000, 0, 63_072_000) as u64;
         let max_body_bytes = c.range("max_body_bytes", s.max_body_bytes, 64 * 1024, 1024, 16 * 1024 * 1024) as usize;
         let cache_ttl = std::time::Duration::from_secs(c.range("cache_ttl_secs", s.cache_ttl_secs, 10, 0, 3600) as u64);
-        let backchannel_poll =
-            std::time::Duration::from_secs(c.range("backchannel_poll_secs", s.backchannel_poll_secs, 5, 1, 300) as u64);
+        let outbox_poll =
+            std::time::Duration::from_secs(c.range("outbox_poll_secs", s.outbox_poll_secs, 5, 1, 300) as u64);
+        let mail = crate::mail::settings::parse(
+            s.smtp_url.as_deref(),
+            s.smtp_from.as_deref(),
+            s.smtp_ca_file.as_deref(),
+            &data_dir,
+            mode == Mode::Production,
+        )
+        .map_err(|errors| errors.into_iter().for_each(|(key, e)| c.fail(key, e)))
+        .ok();
         let tls_reload =
             std::time::Duration::from_secs(c.range("tls_reload_secs", s.tls_reload_secs, 10, 1, 3600) as u64);
         let login_attempts_per_minute =
@@ -367,8 +384,8 @@ impl Config {
             c.range("argon2_iterations", s.argon2_iterations, 2, 1, 10) as u32,
             c.range("argon2_parallelism", s.argon2_parallelism, 1, 1, 8) as u32,
         );
-        match (c.0.is_empty(), database, https_addr) {
-            (true, Some(database), Some(https_addr)) => Ok(Self {
+        match (c.0.is_empty(), database, https_addr, mail) {
+            (true, Some(database), Some(https_addr), Some(mail)) => Ok(Self {
                 mode,
                 data_dir,
                 database,
@@ -383,7 +400,8 @@ impl Config {
                 hsts_max_age,
                 max_body_bytes,
                 cache_ttl,
-                backchannel_poll,
+                outbox_poll,
+                mail,
                 tls_reload,
                 login_attempts_per_minute,
                 token_requests_per_second,

@@ -1,5 +1,6 @@
 //! The HTTP layer: the route table, middleware, generic errors, and the plain-HTTP redirector.
 
+pub mod account;
 pub mod assets;
 pub mod client_ip;
 pub mod errors;

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod mail;
 pub mod master_key;
 pub mod metrics;
 pub mod perms;
@@ -149,6 +150,10 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
     certs.watch(config.tls_reload);
     let tls_config = tls::server_config(certs.clone())?;
 
+    // A2: the common-password list, decompressed and indexed now rather than at a first
+    // password change.
+    let common = web::block(|| gatehouse_core::password::CommonPasswords::get().len()).await?;
+    tracing::debug!(entries = common, "common-password list loaded");
     let (m, t, p) = config.argon2;
     let hasher = Arc::new(PasswordHasher::new(m, t, p)?);
     let dummy_hash = {
@@ -175,8 +180,11 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
         metrics: Arc::default(),
         alerts: Arc::new(alerts::Alerter::new(config.alert_webhook_url.clone())),
         logout_wakeup: Arc::default(),
+        mail_wakeup: Arc::default(),
     });
-    actix_web::rt::spawn(http::oauth::backchannel::run(state.clone(), config.backchannel_poll));
+    actix_web::rt::spawn(http::oauth::backchannel::run(state.clone(), config.outbox_poll));
+    let mailer = Arc::new(mail::Mailer::new(&config.mail)?);
+    actix_web::rt::spawn(mail::run(store.clone(), mailer, state.mail_wakeup.clone(), config.outbox_poll));
     let limit = web::Data::new(BodyLimit(config.max_body_bytes));
     let max = config.max_body_bytes;
     let hsts = config.hsts_max_age;

@@ -36,9 +36,16 @@ pub struct AppState {
     pub alerts: Arc<crate::alerts::Alerter>,
     /// S6: wakes the back-channel logout delivery when this node ended a session.
     pub logout_wakeup: Arc<tokio::sync::Notify>,
+    /// Wakes the mail worker when this node queued mail.
+    pub mail_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
+    /// Mail was queued here; send it now.
+    pub fn wake_mail(&self) {
+        self.mail_wakeup.notify_one();
+    }
+
     /// S6: a session ended here; deliver its back-channel logout notices now.
     pub fn wake_logout_delivery(&self) {
         self.logout_wakeup.notify_one();

@@ -122,6 +122,25 @@ fn next_row(
 }
 
 /// The append-only trigger of SQLite, as the migration created it.
+/// The newest records of a tenant done by or to `user_id`, newest first (the user's own
+/// security events, S8; never anyone else's).
+pub(crate) fn records_of_user(
+    conn: &mut DbConnection,
+    tenant_id: &str,
+    user_id: &str,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let who = format!("user:{user_id}");
+    let rows: Vec<Row> = audit_log::table
+        .filter(audit_log::tenant_id.eq(tenant_id))
+        .filter(audit_log::actor.eq(&who).or(audit_log::target.eq(&who)))
+        .order(audit_log::seq.desc())
+        .limit(limit)
+        .load(conn)
+        .map_err(unavailable)?;
+    Ok(rows.into_iter().map(AuditRecord::from).collect())
+}
+
 impl AuditStore for Store {
     fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
         let vault = self.vault.clone();

@@ -14,9 +14,10 @@ use crate::error::unavailable;
 use crate::schema::{auth_codes, auth_requests, consents, refresh_tokens, revoked_tokens, session_clients, sessions};
 use crate::session_end;
 
-type SessionRow = (String, String, String, i64, String, String, i64, i64, i64, Option<Vec<u8>>, Option<String>);
+pub(crate) type SessionRow =
+    (String, String, String, i64, String, String, i64, i64, i64, Option<Vec<u8>>, Option<String>, Option<String>);
 
-fn session_of(r: SessionRow) -> SessionRecord {
+pub(crate) fn session_of(r: SessionRow) -> SessionRecord {
     let (
         sid,
         tenant_id,
@@ -29,6 +30,7 @@ fn session_of(r: SessionRow) -> SessionRecord {
         expires_at,
         user_agent_hash,
         client_ip,
+        user_agent,
     ) = r;
     SessionRecord {
         sid,
@@ -42,10 +44,11 @@ fn session_of(r: SessionRow) -> SessionRecord {
         expires_at,
         user_agent_hash,
         client_ip,
+        user_agent,
     }
 }
 
-const SESSION_COLUMNS: (
+pub(crate) const SESSION_COLUMNS: (
     sessions::sid,
     sessions::tenant_id,
     sessions::user_id,
@@ -57,6 +60,7 @@ const SESSION_COLUMNS: (
     sessions::expires_at,
     sessions::user_agent_hash,
     sessions::client_ip,
+    sessions::user_agent,
 ) = (
     sessions::sid,
     sessions::tenant_id,
@@ -69,6 +73,7 @@ const SESSION_COLUMNS: (
     sessions::expires_at,
     sessions::user_agent_hash,
     sessions::client_ip,
+    sessions::user_agent,
 );
 
 #[derive(Queryable, Insertable)]
@@ -221,6 +226,7 @@ impl FlowStore for Store {
                     sessions::expires_at.eq(s.expires_at),
                     sessions::user_agent_hash.eq(&s.user_agent_hash),
                     sessions::client_ip.eq(&s.client_ip),
+                    sessions::user_agent.eq(&s.user_agent),
                 ))
                 .execute(conn)
                 .map_err(unavailable)?;
@@ -263,6 +269,7 @@ impl FlowStore for Store {
                     sessions::last_seen_at.eq(s.last_seen_at),
                     sessions::user_agent_hash.eq(&s.user_agent_hash),
                     sessions::client_ip.eq(&s.client_ip),
+                    sessions::user_agent.eq(&s.user_agent),
                 ))
                 .execute(conn)
                 .map_err(unavailable)?;
@@ -348,6 +355,16 @@ impl FlowStore for Store {
         diesel::delete(
             auth_requests::table.filter(auth_requests::tenant_id.eq(tenant_id)).filter(auth_requests::id.eq(id)),
         )
+        .execute(&mut *self.db.conn()?)
+        .map(|_| ())
+        .map_err(unavailable)
+    }
+
+    fn update_request(&self, tenant_id: &str, id: &str, params: &str) -> Result<(), StoreError> {
+        diesel::update(
+            auth_requests::table.filter(auth_requests::tenant_id.eq(tenant_id)).filter(auth_requests::id.eq(id)),
+        )
+        .set(auth_requests::params.eq(params))
         .execute(&mut *self.db.conn()?)
         .map(|_| ())
         .map_err(unavailable)

@@ -2,6 +2,7 @@
 //! PostgreSQL (a `MultiConnection`), chosen by the URL scheme; the implementation of the
 //! storage traits of `gatehouse-core`.
 
+mod accounts;
 mod audit;
 mod clients;
 mod conn;
@@ -10,6 +11,7 @@ mod flow;
 mod health;
 mod keys;
 mod lockout;
+mod mail;
 mod migrate;
 pub mod purge;
 mod schema;

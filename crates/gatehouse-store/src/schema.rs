@@ -8,6 +8,7 @@ diesel::table! {
         is_platform -> Bool,
         created_at -> BigInt,
         bind_sessions -> Bool,
+        settings -> Text,
     }
 }
 
@@ -21,6 +22,9 @@ diesel::table! {
         must_change_password -> Bool,
         disabled -> Bool,
         created_at -> BigInt,
+        display_name -> Text,
+        email_verified -> Bool,
+        password_changed_at -> Nullable<BigInt>,
     }
 }
 
@@ -120,6 +124,7 @@ diesel::table! {
         ended_at -> Nullable<BigInt>,
         user_agent_hash -> Nullable<Binary>,
         client_ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
     }
 }
 
@@ -245,5 +250,38 @@ diesel::table! {
     write_probe (id) {
         id -> Integer,
         at -> BigInt,
+    }
+}
+
+diesel::table! {
+    password_history (tenant_id, user_id, created_at) {
+        tenant_id -> Text,
+        user_id -> Text,
+        hash -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_tokens (token_hash) {
+        token_hash -> Binary,
+        tenant_id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        data -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        sealed -> Binary,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
     }
 }

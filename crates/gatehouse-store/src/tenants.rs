@@ -20,10 +20,14 @@ struct Row {
     is_platform: bool,
     created_at: i64,
     bind_sessions: bool,
+    settings: String,
 }
 
 impl From<Row> for Tenant {
     fn from(r: Row) -> Self {
+        // Fields missing from the JSON take their defaults; unreadable JSON (never written by
+        // Gatehouse) gives the defaults too, which are the safe ones (everything off).
+        let policy = serde_json::from_str(&r.settings).unwrap_or_default();
         Self {
             id: r.id,
             slug: r.slug,
@@ -31,6 +35,7 @@ impl From<Row> for Tenant {
             is_platform: r.is_platform,
             created_at: r.created_at,
             bind_sessions: r.bind_sessions,
+            policy,
         }
     }
 }
@@ -44,6 +49,7 @@ impl TenantStore for Store {
             is_platform: t.is_platform,
             created_at: t.created_at,
             bind_sessions: t.bind_sessions,
+            settings: serde_json::to_string(&t.policy).map_err(|e| StoreError::Unavailable(e.to_string()))?,
         };
         self.db.write_tx(|conn| {
             diesel::insert_into(tenants::table)

@@ -25,6 +25,9 @@ struct Row {
     must_change_password: bool,
     disabled: bool,
     created_at: i64,
+    display_name: String,
+    email_verified: bool,
+    password_changed_at: Option<i64>,
 }
 
 impl From<Row> for User {
@@ -38,6 +41,9 @@ impl From<Row> for User {
             must_change_password: r.must_change_password,
             disabled: r.disabled,
             created_at: r.created_at,
+            display_name: r.display_name,
+            email_verified: r.email_verified,
+            password_changed_at: r.password_changed_at,
         }
     }
 }
@@ -62,6 +68,9 @@ impl UserStore for Store {
             must_change_password: u.must_change_password,
             disabled: u.disabled,
             created_at: u.created_at,
+            display_name: u.display_name.clone(),
+            email_verified: u.email_verified,
+            password_changed_at: u.password_changed_at,
         };
         self.db.write_tx(|conn| {
             diesel::insert_into(users::table).values(&row).execute(conn).map_err(user_conflict)?;
@@ -100,6 +109,16 @@ impl UserStore for Store {
         let row: Option<Row> = users::table
             .filter(users::tenant_id.eq(tenant_id))
             .filter(users::username.eq(username))
+            .first(&mut *self.db.conn()?)
+            .optional()
+            .map_err(unavailable)?;
+        Ok(row.map(User::from))
+    }
+
+    fn user_by_email(&self, tenant_id: &str, email: &str) -> Result<Option<User>, StoreError> {
+        let row: Option<Row> = users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::email.eq(email))
             .first(&mut *self.db.conn()?)
             .optional()
             .map_err(unavailable)?;

@@ -42,6 +42,7 @@ pub fn bootstrap_platform(
                 is_platform: true,
                 created_at: now.0,
                 bind_sessions: false,
+                policy: Default::default(),
             };
             let audit = AuditEvent::new("system", "tenant.create")
                 .tenant(&tenant.id)
@@ -59,9 +60,10 @@ pub fn bootstrap_platform(
         tenant: tenant.slug.clone(),
         username: FIRST_ADMIN.to_owned(),
         email: "admin@gatehouse.invalid".to_owned(),
-        password: password.clone(),
+        password: Some(password.clone()),
         roles: vec![roles::PLATFORM_ADMIN.to_owned()],
         must_change_password: true,
+        self_registered: false,
     };
     create_user(store, hasher, &PasswordPolicy::default(), "system", &input, now)?;
     Ok(Some(Bootstrap { tenant, username: FIRST_ADMIN.to_owned(), one_time_password: password }))

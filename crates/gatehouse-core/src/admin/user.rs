@@ -16,10 +16,13 @@ pub struct CreateUser {
     pub tenant: String,
     pub username: String,
     pub email: String,
-    pub password: Secret<String>,
+    /// `None`: the user gets no password and sets one through an invitation link (A8).
+    pub password: Option<Secret<String>>,
     pub roles: Vec<String>,
     /// One-time passwords must be changed at first login (A8).
     pub must_change_password: bool,
+    /// AC3: signed up on their own; the address must be confirmed before signing in.
+    pub self_registered: bool,
 }
 
 /// AC4: the platform-administrator role exists only in the platform tenant.
@@ -30,8 +33,9 @@ fn check_role_scope(role: &RoleName, is_platform: bool) -> Result<(), AdminError
     Ok(())
 }
 
-/// Creates a user with an Argon2id password hash (A1) that passed the policy (A2). Hashing
-/// happens before, never inside, the write transaction.
+/// Creates a user with an Argon2id password hash (A1) that passed the policy (A2), or without
+/// a password, to be invited (A8). Hashing happens before, never inside, the write
+/// transaction.
 pub fn create_user(
     store: &(impl TenantStore + UserStore),
     hasher: &PasswordHasher,
@@ -46,21 +50,27 @@ pub fn create_user(
         input.roles.iter().map(|r| RoleName::parse(r)).collect::<Result<Vec<_>, _>>().map_err(AdminError::invalid)?;
     role_names.sort();
     role_names.dedup();
-    policy.check(input.password.expose(), &[username.as_str(), email.as_str()]).map_err(AdminError::invalid)?;
+    if let Some(password) = &input.password {
+        policy.check(password.expose(), &[username.as_str(), email.as_str()]).map_err(AdminError::invalid)?;
+    }
     let tenant = require_tenant(store, &input.tenant)?;
     for role in &role_names {
         check_role_scope(role, tenant.is_platform)?;
     }
-    let hash = hasher.hash(&input.password).map_err(|e| AdminError::Internal(e.to_string()))?;
+    let hash =
+        input.password.as_ref().map(|p| hasher.hash(p).map_err(|e| AdminError::Internal(e.to_string()))).transpose()?;
     let user = User {
         id: new_id(),
         tenant_id: tenant.id.clone(),
         username: username.to_string(),
         email: email.to_string(),
-        password_hash: Some(Secret::new(hash)),
-        must_change_password: input.must_change_password,
+        password_changed_at: hash.as_ref().map(|_| now.0),
+        password_hash: hash.map(Secret::new),
+        must_change_password: input.must_change_password && input.password.is_some(),
         disabled: false,
         created_at: now.0,
+        display_name: String::new(),
+        email_verified: !input.self_registered,
     };
     let audit = AuditEvent::new(actor, "user.create")
         .tenant(&tenant.id)
@@ -70,15 +80,15 @@ pub fn create_user(
     Ok(user)
 }
 
-/// A4: an administrator lifts the lockout of `username` in `tenant`; `Ok(false)` when the
-/// account had no failures to clear. The lift is audited in the same transaction.
 /// The user `username` names in the tenant (compared in its normalized form).
-fn require_user(store: &impl UserStore, tenant_id: &str, username: &str) -> Result<User, AdminError> {
+pub fn require_user(store: &impl UserStore, tenant_id: &str, username: &str) -> Result<User, AdminError> {
     store
         .user_by_username(tenant_id, &Username::normalize(username))?
         .ok_or(AdminError::Store(crate::StoreError::NotFound("unknown user")))
 }
 
+/// A4: an administrator lifts the lockout of `username` in `tenant`; `Ok(false)` when the
+/// account had no failures to clear. The lift is audited in the same transaction.
 pub fn unlock_user(
     store: &(impl TenantStore + UserStore + LockoutStore),
     tenant: &str,

@@ -41,12 +41,21 @@ pub enum KeyKind {
     Audit,
     /// Backup snapshots (D2).
     Backup,
+    /// Mail waiting in the outbox (it carries single-use links).
+    Mail,
 }
 
 impl KeyKind {
     /// Every kind; all are created at first start.
-    pub const ALL: [KeyKind; 6] =
-        [Self::SigningKeys, Self::Totp, Self::UpstreamSecrets, Self::ClientSecrets, Self::Audit, Self::Backup];
+    pub const ALL: [KeyKind; 7] = [
+        Self::SigningKeys,
+        Self::Totp,
+        Self::UpstreamSecrets,
+        Self::ClientSecrets,
+        Self::Audit,
+        Self::Backup,
+        Self::Mail,
+    ];
 
     /// The stored name of the kind.
     pub fn as_str(self) -> &'static str {
@@ -57,6 +66,7 @@ impl KeyKind {
             Self::ClientSecrets => "client_secrets",
             Self::Audit => "audit",
             Self::Backup => "backup",
+            Self::Mail => "mail",
         }
     }
 

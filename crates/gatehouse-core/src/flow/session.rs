@@ -47,6 +47,7 @@ pub fn new_session(
         expires_at: now.0 + policy.absolute_secs,
         user_agent_hash: None,
         client_ip: None,
+        user_agent: None,
     };
     (cookie, record)
 }
@@ -77,17 +78,51 @@ pub fn binding_holds(s: &SessionRecord, user_agent_hash: &[u8], client_ip: Optio
 /// by any site, so the user confirms it with a form that carries this value. It is bound to
 /// the session (tenant and `sid`) by a keyed hash, so no other site can produce it.
 pub fn logout_confirmation(vault: &Vault, session: &SessionRecord) -> Result<String, CryptoError> {
-    let mac = vault.keyed_hash(
-        KeyKind::ClientSecrets,
-        &[LOGOUT_LABEL, session.tenant_id.as_bytes(), b"\0", session.sid.as_bytes()],
-    )?;
-    Ok(URL_SAFE_NO_PAD.encode(mac))
+    session_mac(vault, LOGOUT_LABEL, session)
 }
 
 /// Whether `presented` confirms the logout of `session` (compared in constant time).
 pub fn logout_confirmed(vault: &Vault, session: &SessionRecord, presented: &str) -> bool {
-    logout_confirmation(vault, session)
-        .is_ok_and(|expected| bool::from(expected.as_bytes().ct_eq(presented.as_bytes())))
+    session_mac_matches(vault, LOGOUT_LABEL, session, presented)
+}
+
+/// Domain separation for [`account_form_token`].
+const ACCOUNT_FORM_LABEL: &[u8] = b"gatehouse-account-form-v1\0";
+
+/// IO3: the synchronizer token of the account pages' forms, bound to the session by a keyed
+/// hash (a new session id or sign-out makes old pages' forms fail only when the `sid` changes;
+/// no other site can produce it).
+pub fn account_form_token(vault: &Vault, session: &SessionRecord) -> Result<String, CryptoError> {
+    session_mac(vault, ACCOUNT_FORM_LABEL, session)
+}
+
+/// Whether `presented` is the account forms' token of `session` (constant time).
+pub fn account_form_ok(vault: &Vault, session: &SessionRecord, presented: &str) -> bool {
+    session_mac_matches(vault, ACCOUNT_FORM_LABEL, session, presented)
+}
+
+/// Domain separation for [`browser_form_token`].
+const BROWSER_FORM_LABEL: &[u8] = b"gatehouse-public-form-v1\0";
+
+/// IO3: the token of a form given to a browser without a session (sign-up, forgotten
+/// password), bound to a random cookie value of that browser by a keyed hash.
+pub fn browser_form_token(vault: &Vault, tenant_id: &str, cookie_value: &str) -> Result<String, CryptoError> {
+    let mac = vault.keyed_hash(
+        KeyKind::ClientSecrets,
+        &[BROWSER_FORM_LABEL, tenant_id.as_bytes(), b"\0", cookie_value.as_bytes()],
+    )?;
+    Ok(URL_SAFE_NO_PAD.encode(mac))
+}
+
+/// A keyed hash of `label`, the tenant and the `sid` (under the shared HMAC key).
+fn session_mac(vault: &Vault, label: &[u8], session: &SessionRecord) -> Result<String, CryptoError> {
+    let mac = vault
+        .keyed_hash(KeyKind::ClientSecrets, &[label, session.tenant_id.as_bytes(), b"\0", session.sid.as_bytes()])?;
+    Ok(URL_SAFE_NO_PAD.encode(mac))
+}
+
+fn session_mac_matches(vault: &Vault, label: &[u8], session: &SessionRecord, presented: &str) -> bool {
+    session_mac(vault, label, session).is_ok_and(|expected| bool::from(expected.as_bytes().ct_eq(presented.as_bytes())))
 }
 
 #[cfg(test)]

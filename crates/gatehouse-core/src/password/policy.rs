@@ -1,8 +1,5 @@
 //! The password policy (A2). Every refusal names the rule that failed.
 
-/// Sorted, lower-cased common passwords of 8+ characters (see `data/README.md`).
-const COMMON: &str = include_str!("../../data/common-passwords.txt");
-
 /// The rule a password failed (A2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordRule {
@@ -72,11 +69,7 @@ impl PasswordPolicy {
 
 /// A2: the bundled list of common and breached passwords, compared case-insensitively.
 fn check_common(password: &str) -> Result<(), PasswordRule> {
-    let lower = password.to_lowercase();
-    static LIST: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    let list = LIST.get_or_init(|| COMMON.lines().collect());
-    let found = list.binary_search(&lower.as_str()).is_ok();
-    if found { Err(PasswordRule::Common) } else { Ok(()) }
+    if super::common::CommonPasswords::get().contains(password) { Err(PasswordRule::Common) } else { Ok(()) }
 }
 
 /// A2: the password must not contain the user's own name (case-insensitive, 3+ characters).
@@ -92,13 +85,6 @@ fn check_identity(password: &str, identity: &[&str]) -> Result<(), PasswordRule>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn list_is_sorted_for_binary_search() {
-        let lines: Vec<_> = COMMON.lines().collect();
-        assert!(lines.len() > 8000);
-        assert!(lines.windows(2).all(|w| w[0] < w[1]));
-    }
 
     #[test]
     fn rules() {

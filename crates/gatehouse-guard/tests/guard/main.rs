@@ -117,9 +117,10 @@ impl Gatehouse {
             tenant: tenant.into(),
             username: "alice".into(),
             email: "alice@example.com".into(),
-            password: Secret::new(password.into()),
+            password: Some(Secret::new(password.into())),
             roles: vec![role.into()],
             must_change_password: false,
+            self_registered: false,
         };
         admin::create_user(store, &Default::default(), &Default::default(), "test", &user, UnixTime::now()).unwrap();
         let redirect = "https://app.example.com/cb";

@@ -1,11 +1,16 @@
-//! `gatehouse user …`: create (A1, A2, AC4), unlock (A4), reset-password (A9).
+//! `gatehouse user …`: create and invite (A1, A2, A8, AC4), unlock (A4), reset-password (A9),
+//! sessions and end-sessions (S8).
 
 use std::io::Read;
 
 use anyhow::{Context, bail};
 use gatehouse_core::UnixTime;
+use gatehouse_core::account::TokenPurpose;
 use gatehouse_core::admin::{self, CreateUser};
+use gatehouse_core::audit::AuditEvent;
+use gatehouse_core::model::User;
 use gatehouse_core::password::PasswordHasher;
+use gatehouse_core::store::TenantStore;
 use gatehouse_types::Secret;
 use serde_json::json;
 
@@ -31,9 +36,89 @@ pub(super) fn user_create(config: &Config, input: CreateUser) -> anyhow::Result<
     let mut roles = input.roles.clone();
     roles.sort();
     roles.dedup();
+    let invited = input.password.is_none();
+    if invited {
+        invite(config, &store, &input.tenant, &u)?;
+    }
     Ok(Output {
-        text: format!("created user {} ({})", u.username, u.id),
-        json: json!({ "id": u.id, "username": u.username, "email": u.email, "roles": roles }),
+        text: if invited {
+            format!("created user {} ({}); a set-password link is on its way to {}", u.username, u.id, u.email)
+        } else {
+            format!("created user {} ({})", u.username, u.id)
+        },
+        json: json!({ "id": u.id, "username": u.username, "email": u.email, "roles": roles, "invited": invited }),
+    })
+}
+
+/// A8: queues a set-password link (72 hours) for `user`; earlier ones stop working.
+fn invite(config: &Config, store: &gatehouse_store::Store, tenant: &str, user: &User) -> anyhow::Result<()> {
+    let t = store.tenant_by_slug(tenant)?.context("unknown tenant")?;
+    let audit = AuditEvent::new(actor(), "user.invite").tenant(&t.id).target(format!("user:{}", user.id));
+    crate::mail::send_link(
+        store,
+        &config.mail,
+        &config.public_url,
+        &t,
+        user,
+        TokenPurpose::Invite,
+        &user.email,
+        "",
+        &audit,
+        UnixTime::now(),
+    )?;
+    Ok(())
+}
+
+/// A8: mails a new set-password link to a user who has no password yet.
+pub(super) fn user_invite(config: &Config, tenant: &str, username: &str) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let t = store.tenant_by_slug(tenant)?.context("unknown tenant")?;
+    let user = admin::require_user(&store, &t.id, username)?;
+    if user.password_hash.is_some() {
+        bail!("{username} already has a password; reset it instead (gatehouse user reset-password)");
+    }
+    invite(config, &store, tenant, &user)?;
+    Ok(Output {
+        text: format!("a new set-password link is on its way to {}; earlier links no longer work", user.email),
+        json: json!({ "tenant": tenant, "username": user.username, "invited": true }),
+    })
+}
+
+/// S8: the user's live sessions.
+pub(super) fn user_sessions(config: &Config, tenant: &str, username: &str) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let sessions = admin::user_sessions(&store, tenant, username, UnixTime::now())?;
+    let list: Vec<serde_json::Value> = sessions
+        .iter()
+        .map(|s| {
+            json!({
+                "sid": s.sid,
+                "started_at": s.created_at,
+                "last_seen_at": s.last_seen_at,
+                "expires_at": s.expires_at,
+                "client_ip": s.client_ip,
+                "user_agent": s.user_agent,
+                "amr": s.amr,
+            })
+        })
+        .collect();
+    let text =
+        sessions.iter().map(|s| format!("{} last seen {}", s.sid, s.last_seen_at)).collect::<Vec<_>>().join("\n");
+    Ok(Output { text, json: json!({ "tenant": tenant, "username": username, "sessions": list }) })
+}
+
+/// S8: ends one or all of the user's sessions.
+pub(super) fn user_end_sessions(
+    config: &Config,
+    tenant: &str,
+    username: &str,
+    sid: Option<&str>,
+) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let ended = admin::end_user_sessions(&store, tenant, username, sid, &actor(), UnixTime::now())?;
+    Ok(Output {
+        text: format!("ended {ended} session(s) of {username}"),
+        json: json!({ "tenant": tenant, "username": username, "ended": ended }),
     })
 }
 

@@ -13,6 +13,7 @@ pub mod introspect;
 pub mod logout;
 pub mod revoke;
 pub mod signin;
+pub mod steps;
 pub mod throttle;
 pub mod token;
 pub mod userinfo;
@@ -32,6 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(web::post().to(authorize::authorize)),
             )
             .service(web::resource("/login").route(web::post().to(interact::login)))
+            .service(web::resource("/login/password").route(web::post().to(steps::change_password)))
+            .configure(crate::http::account::routes)
             .service(web::resource("/consent").route(web::post().to(interact::consent)))
             .service(
                 web::resource("/userinfo")

@@ -57,6 +57,28 @@ pub struct LoginPage<'a> {
     pub csrf: &'a str,
     pub login_hint: &'a str,
     pub error: Option<&'static str>,
+    /// A9: the "forgot your password?" page, where the tenant allows resets.
+    pub forgot: Option<String>,
+    /// AC3: the sign-up page, where the tenant allows it.
+    pub signup: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "change_password.html")]
+pub struct ChangePasswordPage<'a> {
+    pub tenant_name: &'a str,
+    pub username: &'a str,
+    pub action: String,
+    pub request_id: &'a str,
+    pub csrf: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "enroll_factor.html")]
+pub struct EnrollFactorPage<'a> {
+    pub tenant_name: &'a str,
+    pub username: &'a str,
 }
 
 #[derive(Template)]

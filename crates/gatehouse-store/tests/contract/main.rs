@@ -40,9 +40,10 @@ fn new_user(tenant: &str, username: &str, email: &str, roles: &[&str]) -> Create
         tenant: tenant.into(),
         username: username.into(),
         email: email.into(),
-        password: Secret::new("tangerine-orbit-delta".into()),
+        password: Some(Secret::new("tangerine-orbit-delta".into())),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         must_change_password: false,
+        self_registered: false,
     }
 }
 
@@ -328,6 +329,7 @@ fn purge_removes_what_expired_and_keeps_what_is_live() {
             expires_at,
             user_agent_hash: None,
             client_ip: None,
+            user_agent: None,
         };
         store.create_session(b"old", &session("old", now - 7200), &audit).unwrap();
         store.create_session(b"live", &session("live", now + 3600), &audit).unwrap();

@@ -9,6 +9,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::flow::authorize::{self, AuthorizeRequest, Interaction, TrustError};
 use gatehouse_core::flow::code_grant::new_code;
+use gatehouse_core::flow::interaction::{Continuation, SignIn};
 use gatehouse_core::flow::session::logout_confirmation;
 use gatehouse_core::model::Client;
 use gatehouse_core::oauth::Params;
@@ -126,31 +127,43 @@ pub async fn continue_flow(
         (Err(e), _) => Ok(respond_error(&redirect_error(areq, e), &tenant.issuer)),
         (Ok(Interaction::Issue), Some(s)) => issue_code(state, tenant, areq, s).await,
         (Ok(Interaction::Consent), Some(s)) => consent_page(state, tenant, client, areq, s).await,
-        (Ok(_), _) => login_page(state, tenant, client, areq, None).await,
+        (Ok(_), _) => {
+            let interaction = SignIn::new(Continuation::Authorize(areq.clone()));
+            login_page(state, tenant, Some(client), &interaction, None).await
+        }
     }
 }
 
-/// Renders the login page for a new waiting request.
+/// Renders the login page for a new waiting sign-in (`client`: the one an authorization
+/// request is for; `None` for the tenant's own pages).
 pub async fn login_page(
     state: &AppState,
     tenant: &TenantEntry,
-    client: &Client,
-    areq: &AuthorizeRequest,
+    client: Option<&Client>,
+    interaction: &SignIn,
     error: Option<&'static str>,
 ) -> Result<HttpResponse, ProtocolError> {
-    let pending = start_pending(state, tenant, areq).await?;
+    let pending = start_pending(state, tenant, interaction).await?;
+    let (hint, redirect) = match &interaction.continuation {
+        Continuation::Authorize(areq) => (areq.login_hint.as_deref().unwrap_or(""), Some(areq.redirect_uri.as_str())),
+        Continuation::Page { .. } => ("", None),
+    };
+    let policy = &tenant.tenant.policy;
     let page = LoginPage {
         tenant_name: &tenant.tenant.display_name,
-        client_name: &client.name,
+        client_name: client.map_or("your account", |c| c.name.as_str()),
         action: format!("/tenants/{}/login", tenant.tenant.slug),
         request_id: &pending.id,
         csrf: &pending.csrf,
-        login_hint: areq.login_hint.as_deref().unwrap_or(""),
+        login_hint: hint,
         error,
+        forgot: policy.password_reset.then(|| format!("/tenants/{}/account/forgot", tenant.tenant.slug)),
+        signup: policy.self_registration.then(|| format!("/tenants/{}/account/signup", tenant.tenant.slug)),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The login form may be answered with a redirect to the client (first-party, errors).
-    let mut res = pages::render(&page, status, &pages::page_csp(&[&areq.redirect_uri]));
+    let targets: Vec<&str> = redirect.into_iter().collect();
+    let mut res = pages::render(&page, status, &pages::page_csp(&targets));
     res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
     Ok(res)
 }
@@ -166,7 +179,7 @@ async fn consent_page(
     let user = blocking(move || store.user_by_id(&t, &u))
         .await?
         .ok_or_else(|| ProtocolError::server("session user is gone"))?;
-    let pending = start_pending(state, tenant, areq).await?;
+    let pending = start_pending(state, tenant, &SignIn::new(Continuation::Authorize(areq.clone()))).await?;
     let logout_confirm = logout_confirmation(state.store.vault(), session).map_err(ProtocolError::server)?;
     let page = ConsentPage {
         tenant_name: &tenant.tenant.display_name,

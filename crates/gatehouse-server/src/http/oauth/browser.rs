@@ -12,6 +12,7 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::crypto::random_token;
 use gatehouse_core::flow::authorize::{AuthorizeRequest, RedirectError, ResponseMode};
+use gatehouse_core::flow::interaction::{Continuation, SignIn};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::flow::session::{SessionPolicy, binding_holds, is_live};
 use gatehouse_core::model::Client;
@@ -98,20 +99,25 @@ pub struct Pending {
     pub binding: Cookie<'static>,
 }
 
-/// Stores `areq` for the login or consent page; only this browser (binding cookie) with the
-/// page's synchronizer token (IO3) can continue it.
+/// Stores a waiting sign-in (for an authorization request, or one of the tenant's pages) for
+/// the login or consent page; only this browser (binding cookie) with the page's
+/// synchronizer token (IO3) can continue it.
 pub async fn start_pending(
     state: &AppState,
     tenant: &TenantEntry,
-    areq: &AuthorizeRequest,
+    interaction: &SignIn,
 ) -> Result<Pending, ProtocolError> {
     let (id, csrf, binding) = (random_token(), random_token(), random_token());
     let now = UnixTime::now().0;
+    let client_id = match &interaction.continuation {
+        Continuation::Authorize(areq) => areq.client_id.clone(),
+        Continuation::Page { .. } => String::new(),
+    };
     let record = PendingRequest {
         id: id.clone(),
         tenant_id: tenant.tenant.id.clone(),
-        client_id: areq.client_id.clone(),
-        params: serde_json::to_string(areq).map_err(ProtocolError::server)?,
+        client_id,
+        params: serde_json::to_string(interaction).map_err(ProtocolError::server)?,
         binding_hash: secret_hash(&binding),
         csrf_hash: secret_hash(&csrf),
         created_at: now,
@@ -140,7 +146,12 @@ fn check_origin(req: &HttpRequest, public_url: &str) -> Result<(), PageRefused> 
     Ok(())
 }
 
-/// Loads the waiting request a page posted back, checking origin, binding cookie and CSRF
+/// IO3: whether a form post comes from this origin (see `check_origin`).
+pub fn same_origin(req: &HttpRequest, public_url: &str) -> bool {
+    check_origin(req, public_url).is_ok()
+}
+
+/// Loads the waiting sign-in a page posted back, checking origin, binding cookie and CSRF
 /// token (IO3), each compared in constant time.
 pub async fn load_pending(
     req: &HttpRequest,
@@ -148,7 +159,7 @@ pub async fn load_pending(
     tenant: &TenantEntry,
     request_id: &str,
     csrf: &str,
-) -> Result<Result<(PendingRequest, AuthorizeRequest), PageRefused>, ProtocolError> {
+) -> Result<Result<(PendingRequest, SignIn), PageRefused>, ProtocolError> {
     if let Err(e) = check_origin(req, &state.config.public_url) {
         return Ok(Err(e));
     }
@@ -164,8 +175,8 @@ pub async fn load_pending(
     if !binding_ok || !csrf_ok {
         return Ok(Err(PageRefused("binding cookie or CSRF token mismatch")));
     }
-    let areq: AuthorizeRequest = serde_json::from_str(&pending.params).map_err(ProtocolError::server)?;
-    Ok(Ok((pending, areq)))
+    let interaction = SignIn::from_stored(&pending.params).map_err(ProtocolError::server)?;
+    Ok(Ok((pending, interaction)))
 }
 
 /// The page shown when a posted login or consent cannot continue.

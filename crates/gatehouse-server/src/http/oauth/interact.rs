@@ -1,25 +1,24 @@
-//! The pages' POST handlers: login (A1, A3, A4, S1–S3) and consent (O6).
+//! The pages' POST handlers: login (A1, A3, A4, AC3) and consent (O6); what follows the
+//! password is in `steps`.
 
 use actix_web::http::StatusCode;
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
-use gatehouse_core::flow::session::{SessionPolicy, new_session, renewed_session};
-use gatehouse_core::flow::{ACR_PASSWORD, secret_hash};
-use gatehouse_core::model::User;
+use gatehouse_core::flow::interaction::Continuation;
 use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::password::failure_delay;
 use gatehouse_core::store::FlowStore;
-use gatehouse_core::store::SessionRecord;
 use gatehouse_types::{OAuthErrorCode, ProtocolError, Secret, Username};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::authorize::{continue_flow, flow_error, issue_code, login_page};
-use super::browser::{self, cookie, current_session, load_pending, pending_client, refused_page, session_cookie};
+use super::authorize::{flow_error, issue_code, login_page};
+use super::browser::{PageRefused, current_session, load_pending, pending_client, refused_page};
 use super::context::{TenantEntry, TenantScope, blocking};
 use super::signin::{self, Attempt};
+use super::steps;
 use super::throttle;
 use crate::http::client_ip::client_ip;
 use crate::http::errors::request_id;
@@ -93,11 +92,17 @@ async fn handle_login(
     if [&form.request_id, &form.csrf, &form.username].iter().any(|f| has_control(f)) {
         return Ok(malformed_page(req));
     }
-    let (pending, areq) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
+    let (pending, interaction) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
         Ok(p) => p,
         Err(why) => return Ok(refused_page(req, &why)),
     };
-    let client = pending_client(state, tenant, &areq).await?;
+    if interaction.progress.is_some() {
+        return Ok(refused_page(req, &PageRefused("the password of this sign-in was already given")));
+    }
+    let client = match &interaction.continuation {
+        Continuation::Authorize(areq) => Some(pending_client(state, tenant, areq).await?),
+        Continuation::Page { .. } => None,
+    };
     // Usernames are compared in their normalized form (A8: `Alice` is `alice`).
     let username = Username::normalize(&form.username.chars().take(254).collect::<String>());
     let source_ip = client_ip(req).map(|ip| ip.to_string());
@@ -115,7 +120,7 @@ async fn handle_login(
             let mut event = AuditEvent::new("anonymous", "login")
                 .tenant(&tenant.tenant.id)
                 .target(signin::attempted_account(state, &tenant.tenant.id, &username, &failed))
-                .details(json!({ "client_id": client.client_id, "reason": reason }));
+                .details(json!({ "client_id": pending.client_id, "reason": reason }));
             event.outcome = if matches!(failed, Attempt::Locked(_)) { Outcome::Denied } else { Outcome::Failure };
             event.source_ip = source_ip;
             state.audit(event).await?;
@@ -124,88 +129,27 @@ async fn handle_login(
             let streak = state.failure_streaks.note_failure(&tenant.tenant.id, &username);
             tokio::time::sleep(failure_delay(state.config.login_failure_delay, streak)).await;
             // A3, A4: a locked account gets the same answer as a wrong password.
-            return login_page(state, tenant, &client, &areq, Some(LOGIN_FAILED)).await;
+            return login_page(state, tenant, client.as_deref(), &interaction, Some(LOGIN_FAILED)).await;
         }
     };
-    if user.must_change_password {
-        // A8: the password is right but must be replaced first; that page comes with the
-        // account pages. Until then, no session is created.
+    if !user.email_verified {
+        // AC3: a self-registered account signs in once its address is confirmed (said only
+        // to whoever knows the password).
         let mut event = AuditEvent::new(format!("user:{}", user.id), "login")
             .tenant(&tenant.tenant.id)
-            .target(format!("user:{}", user.id));
+            .target(format!("user:{}", user.id))
+            .details(json!({ "reason": "e-mail address not confirmed" }));
         event.outcome = Outcome::Denied;
-        event.details = json!({ "reason": "password change required" });
+        event.source_ip = source_ip;
         state.audit(event).await?;
         return Ok(pages::message(
             StatusCode::FORBIDDEN,
-            "Password change required",
-            "Your password must be changed before you can sign in. Ask an administrator.",
+            "Confirm your e-mail address first",
+            "Open the link in the message we sent when you signed up, then sign in.",
             None,
         ));
     }
-    let (session_id, session) = start_session(req, state, tenant, &user, &client.client_id, source_ip).await?;
-    let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending.id.clone());
-    blocking(move || store.delete_request(&t, &id)).await?;
-    let mut res = continue_flow(state, tenant, &client, &areq, Some(&session), true).await?;
-    res.add_cookie(&cookie(session_cookie(tenant), session_id)).map_err(ProtocolError::server)?;
-    Ok(res)
-}
-
-/// S3: the session of a user who just presented every required factor, under a new
-/// identifier (the returned cookie value). The same user's live session in this browser is
-/// renewed (same `sid` and clients, new id and authentication time); another user's ends.
-async fn start_session(
-    req: &HttpRequest,
-    state: &AppState,
-    tenant: &TenantEntry,
-    user: &User,
-    client_id: &str,
-    source_ip: Option<String>,
-) -> Result<(String, SessionRecord), ProtocolError> {
-    let now = UnixTime::now();
-    let previous = current_session(req, state, tenant).await?;
-    let (session_id, mut session, renewing) = match &previous {
-        Some((_, old)) if old.user_id == user.id => {
-            let (id, record) = renewed_session(old, &["pwd"], ACR_PASSWORD, now);
-            (id, record, true)
-        }
-        _ => {
-            let (id, record) =
-                new_session(&tenant.tenant.id, &user.id, &["pwd"], ACR_PASSWORD, SessionPolicy::default(), now);
-            (id, record, false)
-        }
-    };
-    // S5: what the session is bound to, should its tenant bind sessions.
-    session.user_agent_hash = Some(browser::user_agent_hash(req));
-    session.client_ip = client_ip(req).map(|ip| ip.to_string());
-    let mut event = AuditEvent::new(format!("user:{}", user.id), "login")
-        .tenant(&tenant.tenant.id)
-        .target(format!("user:{}", user.id))
-        .details(json!({ "client_id": client_id, "sid": session.sid, "amr": ["pwd"], "renewed": renewing }));
-    event.source_ip = source_ip;
-    let (store, hash, record) = (state.store.clone(), secret_hash(&session_id), session.clone());
-    match previous {
-        Some((old_hash, _)) if renewing => {
-            let t = tenant.tenant.id.clone();
-            if !blocking(move || store.renew_session(&t, &old_hash, &hash, &record, &event)).await? {
-                return Err(ProtocolError::server("the session to renew ended meanwhile"));
-            }
-        }
-        previous => {
-            if let Some((old_hash, old)) = previous {
-                // Another user signs in on this browser: the previous user's session ends.
-                let audit = AuditEvent::new(format!("user:{}", old.user_id), "logout")
-                    .tenant(&tenant.tenant.id)
-                    .target(format!("user:{}", old.user_id))
-                    .details(json!({ "sid": old.sid, "reason": "another user signed in" }));
-                let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
-                blocking(move || store.end_session(&t, &old_hash, now.0, &audit)).await?;
-                state.wake_logout_delivery();
-            }
-            blocking(move || store.create_session(&hash, &record, &event)).await?;
-        }
-    }
-    Ok((session_id, session))
+    steps::after_password(req, state, tenant, pending, &form.csrf, interaction, user, None).await
 }
 
 /// `POST {issuer}/consent`.
@@ -230,13 +174,16 @@ async fn handle_consent(
     if [&form.request_id, &form.csrf, &form.decision].iter().any(|f| has_control(f)) {
         return Ok(malformed_page(req));
     }
-    let (pending, areq) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
+    let (pending, interaction) = match load_pending(req, state, tenant, &form.request_id, &form.csrf).await? {
         Ok(p) => p,
         Err(why) => return Ok(refused_page(req, &why)),
     };
-    let client = pending_client(state, tenant, &areq).await?;
+    let Continuation::Authorize(areq) = &interaction.continuation else {
+        return Ok(refused_page(req, &PageRefused("consent for a sign-in without a client")));
+    };
+    let client = pending_client(state, tenant, areq).await?;
     let Some((_, session)) = current_session(req, state, tenant).await? else {
-        return login_page(state, tenant, &client, &areq, None).await;
+        return login_page(state, tenant, Some(&client), &interaction, None).await;
     };
     let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending.id.clone());
     blocking(move || store.delete_request(&t, &id)).await?;
@@ -249,7 +196,7 @@ async fn handle_consent(
         event.outcome = Outcome::Denied;
         state.audit(event).await?;
         let denied = ProtocolError::new(OAuthErrorCode::AccessDenied, "the user denied the request");
-        return Ok(flow_error(tenant, &areq, denied));
+        return Ok(flow_error(tenant, areq, denied));
     }
     let (store, t, u, c, scope) = (
         state.store.clone(),
@@ -259,5 +206,5 @@ async fn handle_consent(
         areq.scope.clone(),
     );
     blocking(move || store.save_consent(&t, &u, &c, &scope, UnixTime::now().0, &event)).await?;
-    issue_code(state, tenant, &areq, &session).await
+    issue_code(state, tenant, areq, &session).await
 }

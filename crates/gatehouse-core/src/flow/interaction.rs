@@ -1,0 +1,96 @@
+//! What a waiting sign-in is for, and how far it has come (A7, A8). A sign-in continues either
+//! an authorization request or one of the tenant's own pages (the account pages); after the
+//! password it may still have steps to take (a required password change, a factor to enrol),
+//! and until the last one is done there is no session, only this record of progress, bound to
+//! the browser like the request itself.
+
+use serde::{Deserialize, Serialize};
+
+use super::authorize::AuthorizeRequest;
+
+/// Where the browser goes once signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "then", rename_all = "snake_case")]
+pub enum Continuation {
+    /// An authorization request (O2): a code, or consent first.
+    Authorize(AuthorizeRequest),
+    /// A page of the tenant's under its issuer (`/account`, ...).
+    Page { path: String },
+}
+
+/// A step between the password and the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// A8, A2: the password must be replaced (first sign-in, reset by an operator, expiry).
+    ChangePassword,
+    /// A6: a second factor must be enrolled before any session (administrators).
+    EnrollFactor,
+}
+
+/// A sign-in that has passed the password (A7: no session yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub user_id: String,
+    /// The methods presented so far (RFC 8176 values).
+    pub amr: Vec<String>,
+    pub step: Step,
+}
+
+/// A waiting sign-in as stored with its pending request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    pub continuation: Continuation,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+}
+
+impl SignIn {
+    /// A fresh sign-in for `continuation`.
+    pub fn new(continuation: Continuation) -> Self {
+        Self { continuation, progress: None }
+    }
+
+    /// Reads a stored interaction; a bare authorization request (stored before interactions
+    /// existed) is one without progress.
+    pub fn from_stored(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+            .or_else(|_| serde_json::from_str::<AuthorizeRequest>(json).map(|a| Self::new(Continuation::Authorize(a))))
+    }
+}
+
+/// A page path a sign-in may continue to: the tenant's account pages only (never another
+/// site or an arbitrary path, so the sign-in cannot be used as an open redirect).
+pub fn page_path(path: &str) -> Option<&str> {
+    let ok = (path == "/account" || path.starts_with("/account/"))
+        && path.len() <= 100
+        && path.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_'));
+    ok.then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn only_account_paths_are_continued_to() {
+        assert_eq!(page_path("/account/password"), Some("/account/password"));
+        for bad in
+            ["//evil.example", "/accountx", "https://evil.example/account", "/account/../authorize", "/account?x"]
+        {
+            assert_eq!(page_path(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn progress_round_trips_and_old_records_still_read() {
+        let i = SignIn {
+            continuation: Continuation::Page { path: "/account".into() },
+            progress: Some(Progress { user_id: "u".into(), amr: vec!["pwd".into()], step: Step::ChangePassword }),
+        };
+        let json = serde_json::to_string(&i).unwrap();
+        assert_eq!(SignIn::from_stored(&json).unwrap(), i);
+        assert!(SignIn::from_stored("{not json").is_err());
+    }
+}
