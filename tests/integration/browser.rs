@@ -3,7 +3,9 @@
 //! is tested here, because an HTTP client sends no `Origin` as a browser does, enforces no
 //! CSP and runs no script.
 
-mod harness;
-mod rp;
-mod sign_in;
+pub mod harness;
+pub mod rp;
+pub mod sign_in;
 mod spa;
+
+pub use harness::REQUIRE_VAR;

@@ -11,5 +11,7 @@ mod http;
 mod lockout;
 mod oauth;
 mod oidc_rp;
+mod self_service;
+mod smtp;
 mod support;
 mod tls;

@@ -57,18 +57,6 @@ pub trait UserStore {
     ) -> Result<bool, StoreError>;
     /// How many users of the tenant hold `role`.
     fn count_role_members(&self, tenant_id: &str, role: &str) -> Result<i64, StoreError>;
-    /// A9: sets a new password hash and, in the same transaction, ends every session of the
-    /// user, revokes every refresh token, clears failed sign-ins and appends `audit`. Returns
-    /// (sessions ended, refresh tokens revoked).
-    fn reset_password(
-        &self,
-        tenant_id: &str,
-        user_id: &str,
-        password_hash: &str,
-        must_change_password: bool,
-        now: i64,
-        audit: &AuditEvent,
-    ) -> Result<(usize, usize), StoreError>;
     /// D3: deletes the user with their personal data (sessions, consents, roles, codes, refresh
     /// tokens, failed sign-ins) and appends `audit`, in one transaction.
     fn delete_user(&self, tenant_id: &str, user_id: &str, now: i64, audit: &AuditEvent) -> Result<(), StoreError>;
@@ -400,6 +388,8 @@ pub struct NewPassword<'a> {
     pub user_id: &'a str,
     pub hash: &'a str,
     pub now: i64,
+    /// The user must choose another password at the next sign-in (an operator's reset).
+    pub must_change: bool,
     /// The old hash joins the history, which keeps this many (0: none kept).
     pub keep_history: u8,
     /// The sessions that end with the change; their clients are told (S6) and the user's
@@ -453,8 +443,8 @@ pub trait AccountStore {
     ) -> Result<i64, StoreError>;
     /// The user's earlier password hashes, newest first, at most `limit`.
     fn password_history(&self, tenant_id: &str, user_id: &str, limit: usize) -> Result<Vec<String>, StoreError>;
-    /// Sets a password (clearing `must_change_password`), keeps the history, ends sessions as
-    /// asked; returns (sessions ended, refresh tokens revoked).
+    /// Sets a password, keeps the history, forgets failed sign-ins, ends sessions as asked;
+    /// returns (sessions ended, refresh tokens revoked).
     fn set_password(&self, change: &NewPassword<'_>, audit: &AuditEvent) -> Result<(usize, usize), StoreError>;
     fn set_display_name(
         &self,

@@ -14,7 +14,9 @@ use crate::audit::{append_in, records_of_user};
 use crate::conn::DbConnection;
 use crate::error::{map_err, unavailable};
 use crate::flow::{SESSION_COLUMNS, SessionRow, session_of};
-use crate::schema::{consents, password_history as ph, refresh_tokens, sessions, tenants, user_tokens as ut, users};
+use crate::schema::{
+    account_lockouts, consents, password_history as ph, refresh_tokens, sessions, tenants, user_tokens as ut, users,
+};
 use crate::session_end;
 
 type TokenRow = (Vec<u8>, String, String, String, String, i64, i64);
@@ -209,11 +211,19 @@ impl AccountStore for Store {
             diesel::update(this)
                 .set((
                     users::password_hash.eq(Some(c.hash)),
-                    users::must_change_password.eq(false),
+                    users::must_change_password.eq(c.must_change),
                     users::password_changed_at.eq(Some(c.now)),
                 ))
                 .execute(conn)
                 .map_err(unavailable)?;
+            // A4: failed sign-ins before a new password no longer count against the account.
+            diesel::delete(
+                account_lockouts::table
+                    .filter(account_lockouts::tenant_id.eq(c.tenant_id))
+                    .filter(account_lockouts::user_id.eq(c.user_id)),
+            )
+            .execute(conn)
+            .map_err(unavailable)?;
             if let Some(old) = old {
                 remember_password(conn, c.tenant_id, c.user_id, &old, c.keep_history, c.now)?;
             }

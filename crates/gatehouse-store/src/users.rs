@@ -11,7 +11,7 @@ use crate::Store;
 use crate::audit::append_in;
 use crate::conn::on_backend;
 use crate::error::{unavailable, violated};
-use crate::schema::{account_lockouts, auth_codes, refresh_tokens, role_assignments, roles, sessions, users};
+use crate::schema::{auth_codes, refresh_tokens, role_assignments, roles, users};
 use crate::session_end;
 
 #[derive(Queryable, Insertable)]
@@ -163,62 +163,6 @@ impl UserStore for Store {
             .map_err(unavailable)
         })?;
         Ok(updated == 1)
-    }
-
-    fn reset_password(
-        &self,
-        tenant_id: &str,
-        user_id: &str,
-        password_hash: &str,
-        must_change_password: bool,
-        now: i64,
-        audit: &AuditEvent,
-    ) -> Result<(usize, usize), StoreError> {
-        self.db.write_tx(|conn| {
-            let updated =
-                diesel::update(users::table.filter(users::tenant_id.eq(tenant_id)).filter(users::id.eq(user_id)))
-                    .set((
-                        users::password_hash.eq(Some(password_hash)),
-                        users::must_change_password.eq(must_change_password),
-                    ))
-                    .execute(conn)
-                    .map_err(unavailable)?;
-            if updated == 0 {
-                return Err(StoreError::NotFound("unknown user"));
-            }
-            let open = session_end::open_sessions_of(conn, tenant_id, user_id)?;
-            let sessions = diesel::update(
-                sessions::table
-                    .filter(sessions::tenant_id.eq(tenant_id))
-                    .filter(sessions::user_id.eq(user_id))
-                    .filter(sessions::ended_at.is_null()),
-            )
-            .set(sessions::ended_at.eq(Some(now)))
-            .execute(conn)
-            .map_err(unavailable)?;
-            // S6: their clients are told; the refresh tokens of the sessions go with them, and
-            // below every other refresh token of the user too (A9).
-            let revoked_with_sessions = session_end::after_sessions_end(conn, tenant_id, &open, now)?;
-            let refresh = revoked_with_sessions
-                + diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::tenant_id.eq(tenant_id))
-                        .filter(refresh_tokens::user_id.eq(user_id))
-                        .filter(refresh_tokens::revoked_at.is_null()),
-                )
-                .set(refresh_tokens::revoked_at.eq(Some(now)))
-                .execute(conn)
-                .map_err(unavailable)?;
-            diesel::delete(
-                account_lockouts::table
-                    .filter(account_lockouts::tenant_id.eq(tenant_id))
-                    .filter(account_lockouts::user_id.eq(user_id)),
-            )
-            .execute(conn)
-            .map_err(unavailable)?;
-            append_in(conn, &self.vault, audit)?;
-            Ok((sessions, refresh))
-        })
     }
 
     fn delete_user(&self, tenant_id: &str, user_id: &str, now: i64, audit: &AuditEvent) -> Result<(), StoreError> {

@@ -113,7 +113,7 @@ pub struct PasswordReset {
 /// forgotten, and the reset is audited, all in one transaction.
 #[allow(clippy::too_many_arguments)]
 pub fn reset_password(
-    store: &(impl TenantStore + UserStore),
+    store: &(impl TenantStore + UserStore + crate::store::AccountStore),
     hasher: &PasswordHasher,
     policy: &PasswordPolicy,
     actor: &str,
@@ -131,8 +131,16 @@ pub fn reset_password(
         .tenant(&t.id)
         .target(format!("user:{}", user.id))
         .details(json!({ "must_change_password": must_change_password, "sessions_and_refresh_tokens": "revoked" }));
-    let (sessions_ended, refresh_tokens_revoked) =
-        store.reset_password(&t.id, &user.id, &hash, must_change_password, now.0, &audit)?;
+    let change = crate::store::NewPassword {
+        tenant_id: &t.id,
+        user_id: &user.id,
+        hash: &hash,
+        now: now.0,
+        must_change: must_change_password,
+        keep_history: t.policy.password_history,
+        end: crate::store::SessionsToEnd::All,
+    };
+    let (sessions_ended, refresh_tokens_revoked) = store.set_password(&change, &audit)?;
     Ok(PasswordReset { sessions_ended, refresh_tokens_revoked })
 }
 

@@ -183,6 +183,7 @@ async fn set_by_link(
             user_id: &uid,
             hash: &hash,
             now,
+            must_change: false,
             keep_history: keep,
             end: SessionsToEnd::All,
         };

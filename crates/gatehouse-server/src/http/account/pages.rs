@@ -266,6 +266,7 @@ pub async fn change_password(
                 user_id: &uid,
                 hash: &hash,
                 now,
+                must_change: false,
                 keep_history: keep,
                 end: SessionsToEnd::AllBut(&sid),
             };

@@ -282,8 +282,15 @@ async fn handle_change(
     audit.source_ip = client_ip(req).map(|ip| ip.to_string());
     let (store, t, u, now) = (state.store.clone(), tenant.tenant.id.clone(), user.id.clone(), UnixTime::now().0);
     blocking(move || {
-        let change =
-            NewPassword { tenant_id: &t, user_id: &u, hash: &hash, now, keep_history: keep, end: SessionsToEnd::All };
+        let change = NewPassword {
+            tenant_id: &t,
+            user_id: &u,
+            hash: &hash,
+            now,
+            must_change: false,
+            keep_history: keep,
+            end: SessionsToEnd::All,
+        };
         store.set_password(&change, &audit)
     })
     .await?;
