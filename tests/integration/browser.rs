@@ -3,6 +3,7 @@
 //! is tested here, because an HTTP client sends no `Origin` as a browser does, enforces no
 //! CSP and runs no script.
 
+mod account;
 pub mod harness;
 pub mod rp;
 pub mod sign_in;

@@ -529,3 +529,95 @@ async fn the_account_pages_show_and_end_sessions_change_the_password_and_revoke_
         assert!(!activity.contains("consent") && !activity.contains("password_change"), "{db:?}: {activity}");
     }
 }
+
+/// L2, S7: the running server's log at TRACE over invitation, reset by mail, sign-in and a
+/// password change on the account pages holds no password, link token, session id or form
+/// token.
+#[actix_web::test]
+async fn the_trace_log_of_the_account_flows_holds_no_secret() {
+    use crate::support::BinaryServer;
+    let Some(smtp) = SmtpServer::start("account_trace_log") else { return };
+    let db = TestDatabase::sqlite();
+    let mut env = smtp.env();
+    env.push(("GATEHOUSE_LOG".into(), "trace".into()));
+    env.push(("GATEHOUSE_LOG_FORMAT".into(), "json".into()));
+    let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
+    let gh = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        BinaryServer::start_with(&dir, &url, &env)
+    })
+    .await
+    .unwrap();
+    let run = |args: &[&str]| gh.cli_json(&db.url, args, None);
+    run(&["tenant", "create", "acme", "--json"]);
+    run(&["tenant", "update", "acme", "--password-reset", "on", "--json"]);
+    run(&["user", "create", "--tenant", "acme", "--username", "ivy", "--email", "ivy@example.com", "--json"]);
+    let cert = reqwest::Certificate::from_pem(&gh.cert_pem).unwrap();
+    let client = || {
+        reqwest::Client::builder()
+            .tls_certs_only([cert.clone()])
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    let base = format!("{}/tenants/acme", gh.base);
+    let mut secrets: Vec<String> = vec![NEW_PASSWORD.into(), THIRD_PASSWORD.into(), PASSWORD.into()];
+    let set = |path: &'static str, token: String, password: &'static str| {
+        let (c, url) = (client(), format!("{base}{path}"));
+        async move {
+            let form = [("token", token.as_str()), ("new_password", password), ("confirm_password", password)];
+            assert_eq!(c.post(url).form(&form).send().await.unwrap().status(), StatusCode::OK);
+        }
+    };
+    let invite = token_of(&link_in(&smtp.next().await, "/account/set-password").1);
+    set("/account/set-password", invite.clone(), PASSWORD).await;
+    secrets.push(invite);
+    let b = client();
+    let page = b.get(format!("{base}/account/forgot")).send().await.unwrap().text().await.unwrap();
+    let form_token = hidden(&page, "form_token");
+    let res = b
+        .post(format!("{base}/account/forgot"))
+        .form(&[("form_token", form_token.as_str()), ("account", "ivy")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    secrets.push(form_token);
+    let reset = token_of(&link_in(&smtp.next().await, "/account/reset").1);
+    set("/account/reset", reset.clone(), NEW_PASSWORD).await;
+    secrets.push(reset);
+
+    let b = client();
+    let page = b.get(format!("{base}/account")).send().await.unwrap().text().await.unwrap();
+    let (request_id, login_csrf) = (hidden(&page, "request_id"), hidden(&page, "csrf"));
+    let form = [
+        ("request_id", request_id.as_str()),
+        ("csrf", login_csrf.as_str()),
+        ("username", "ivy"),
+        ("password", NEW_PASSWORD),
+    ];
+    let res = b.post(format!("{base}/login")).form(&form).send().await.unwrap();
+    for c in res.headers().get_all("set-cookie") {
+        secrets.push(c.to_str().unwrap().split(';').next().unwrap().split_once('=').unwrap().1.to_owned());
+    }
+    secrets.push(login_csrf);
+    let page = b.get(format!("{base}/account/password")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden(&page, "csrf");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("current_password", NEW_PASSWORD),
+        ("new_password", THIRD_PASSWORD),
+        ("confirm_password", THIRD_PASSWORD),
+    ];
+    let res = b.post(format!("{base}/account/password")).form(&form).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    secrets.push(csrf);
+
+    let log = gh.log_lines("");
+    assert!(log.len() > 100 && log.iter().any(|l| l.contains("/account/reset")), "a trace log of these requests");
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let found: Vec<&String> = log.iter().filter(|l| l.contains(secret.as_str())).collect();
+        assert!(found.is_empty(), "L2: {} in the server log: {found:#?}", &secret[..4.min(secret.len())]);
+    }
+}

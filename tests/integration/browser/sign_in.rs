@@ -22,9 +22,19 @@ pub struct Site {
 
 impl Site {
     pub async fn start() -> Self {
+        Self::start_with(Vec::new()).await
+    }
+
+    /// As [`Site::start`], with more `GATEHOUSE_*` settings for the binary.
+    pub async fn start_with(env: Vec<(String, String)>) -> Self {
         let db = TestDatabase::sqlite();
         let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
-        let gh = tokio::task::spawn_blocking(move || BinaryServer::start(&dir, &url)).await.unwrap();
+        let gh = tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            BinaryServer::start_with(&dir, &url, &env)
+        })
+        .await
+        .unwrap();
         let rp = RelyingParty::start().await;
         let site = Self { db, gh, rp };
         site.cli(&["tenant", "create", "acme", "--display-name", "Acme Corp", "--json"], None);

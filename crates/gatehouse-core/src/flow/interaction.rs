@@ -13,7 +13,7 @@ use super::authorize::AuthorizeRequest;
 #[serde(tag = "then", rename_all = "snake_case")]
 pub enum Continuation {
     /// An authorization request (O2): a code, or consent first.
-    Authorize(AuthorizeRequest),
+    Authorize(Box<AuthorizeRequest>),
     /// A page of the tenant's under its issuer (`/account`, ...).
     Page { path: String },
 }
@@ -54,8 +54,9 @@ impl SignIn {
     /// Reads a stored interaction; a bare authorization request (stored before interactions
     /// existed) is one without progress.
     pub fn from_stored(json: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(json)
-            .or_else(|_| serde_json::from_str::<AuthorizeRequest>(json).map(|a| Self::new(Continuation::Authorize(a))))
+        serde_json::from_str(json).or_else(|_| {
+            serde_json::from_str::<AuthorizeRequest>(json).map(|a| Self::new(Continuation::Authorize(Box::new(a))))
+        })
     }
 }
 

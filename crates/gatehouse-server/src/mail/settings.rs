@@ -88,7 +88,7 @@ fn smtp(text: &str) -> Result<MailTransport, &'static str> {
         _ => return Err(bad),
     };
     let host = url.host_str().filter(|h| !h.is_empty()).ok_or(bad)?.to_owned();
-    if url.path().trim_matches('/') != "" || url.query().is_some() {
+    if !url.path().trim_matches('/').is_empty() || url.query().is_some() {
         return Err(bad);
     }
     let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();

@@ -128,7 +128,7 @@ pub async fn continue_flow(
         (Ok(Interaction::Issue), Some(s)) => issue_code(state, tenant, areq, s).await,
         (Ok(Interaction::Consent), Some(s)) => consent_page(state, tenant, client, areq, s).await,
         (Ok(_), _) => {
-            let interaction = SignIn::new(Continuation::Authorize(areq.clone()));
+            let interaction = SignIn::new(Continuation::Authorize(Box::new(areq.clone())));
             login_page(state, tenant, Some(client), &interaction, None).await
         }
     }
@@ -179,7 +179,7 @@ async fn consent_page(
     let user = blocking(move || store.user_by_id(&t, &u))
         .await?
         .ok_or_else(|| ProtocolError::server("session user is gone"))?;
-    let pending = start_pending(state, tenant, &SignIn::new(Continuation::Authorize(areq.clone()))).await?;
+    let pending = start_pending(state, tenant, &SignIn::new(Continuation::Authorize(Box::new(areq.clone())))).await?;
     let logout_confirm = logout_confirmation(state.store.vault(), session).map_err(ProtocolError::server)?;
     let page = ConsentPage {
         tenant_name: &tenant.tenant.display_name,
