@@ -653,3 +653,54 @@ fn user_delete_refuses_unknown_users_and_is_audited() {
         refused(&gatehouse(&db, &["user", "delete", "--tenant", "acme", "--username", "alice"], None), "unknown user");
     }
 }
+
+/// AC4, S8: an operator lists a user's sessions and ends one of them (or all); an unknown
+/// sid is refused and ends nothing; the ended session no longer signs anyone in.
+#[actix_web::test]
+async fn operators_list_and_end_a_users_sessions() {
+    use crate::code_flow::{browser, location_params, login_for_code, param, spa, user};
+    for db in databases() {
+        let server = crate::oauth::server(&db).await;
+        crate::oauth::tenant(&server, "acme");
+        user(&server, "acme", "alice");
+        let client = spa(&server, "acme", "Web App", true);
+        let b = browser(&server);
+        login_for_code(&server, &b, "acme", &client, "alice").await;
+        let run = |args: &[&str]| gatehouse(&db, args, None);
+        let listed = json_ok(&run(&["user", "sessions", "--tenant", "acme", "--username", "alice", "--json"]));
+        let sessions = listed["sessions"].as_array().unwrap();
+        assert_eq!(sessions.len(), 1, "{db:?}: {listed}");
+        let sid = sessions[0]["sid"].as_str().unwrap().to_owned();
+        assert_eq!(sessions[0]["client_ip"], "127.0.0.1");
+        refused(
+            &run(&["user", "end-sessions", "--tenant", "acme", "--username", "alice", "--sid", "nope"]),
+            "no live session",
+        );
+        let res = b
+            .get(crate::code_flow::authorize_url(&server, "acme", &client, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap();
+        assert!(param(&location_params(&res).1, "code").is_some(), "{db:?}: still signed in");
+        let ended = json_ok(&run(&[
+            "user",
+            "end-sessions",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--sid",
+            &sid,
+            "--json",
+        ]));
+        assert_eq!(ended["ended"], 1);
+        let res = b
+            .get(crate::code_flow::authorize_url(&server, "acme", &client, &[("prompt", "none")]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(param(&location_params(&res).1, "error"), Some("login_required"), "{db:?}");
+        let listed = json_ok(&run(&["user", "sessions", "--tenant", "acme", "--username", "alice", "--json"]));
+        assert_eq!(listed["sessions"], serde_json::json!([]));
+    }
+}
