@@ -25,19 +25,19 @@ async fn the_bootstrap_administrator_changes_the_printed_password_then_meets_enr
     with_browser("bootstrap_admin", &site.pins(), async |b| {
         b.goto(&account).await;
         sign_in(b, "admin", &otp).await;
-        assert_eq!(b.text("h1").await, "Choose a new password");
+        b.heading("Choose a new password").await;
         choose_password(b, "bluebird-99").await;
         assert_eq!(b.text("[role=alert]").await, "password must be at least 12 characters");
         choose_password(b, NEW_PASSWORD).await;
         // A6, A7: an administrator needs a second factor before any session.
-        assert_eq!(b.text("h1").await, "Set up a second factor");
+        b.heading("Set up a second factor").await;
         b.goto(&account).await;
         assert!(b.has("input#password").await, "no session was created");
         // The new password is the one that works now.
         sign_in(b, "admin", &otp).await;
         assert_eq!(b.text("[role=alert]").await, "Invalid username or password.");
         sign_in(b, "admin", NEW_PASSWORD).await;
-        assert_eq!(b.text("h1").await, "Set up a second factor");
+        b.heading("Set up a second factor").await;
     })
     .await;
 }
@@ -67,28 +67,31 @@ async fn a_user_ends_another_session_changes_the_password_and_signs_out() {
         sign_in(b, "alice", PASSWORD).await;
         assert_eq!(b.text("#signed-in-as").await, "alice");
         b.click("nav a[href$='/account/sessions']").await;
+        b.wait_for_path("/tenants/acme/account/sessions").await;
         let rows = b.eval("return document.querySelectorAll('#sessions tbody tr').length").await;
         assert_eq!(rows, 2, "this session and the other");
         assert!(b.text("#sessions").await.contains("Firefox on Windows"), "S8: the device, read from its user agent");
         b.click("#sessions tbody tr:not(:has(strong)) button").await;
-        assert_eq!(b.text("[role=status]").await, "The session has ended.");
+        assert_eq!(b.wait_for_text("[role=status]", |t| !t.is_empty()).await, "The session has ended.");
         let rows = b.eval("return document.querySelectorAll('#sessions tbody tr').length").await;
         assert_eq!(rows, 1, "the other session is gone");
         let other_page = other.get(&account).send().await.unwrap().text().await.unwrap();
         assert!(other_page.contains("name=\"password\""), "the other browser must sign in again");
 
         b.click("nav a[href$='/account/password']").await;
+        b.wait_for_path("/tenants/acme/account/password").await;
         b.fill("#current_password", PASSWORD).await;
         b.fill("#new_password", NEW_PASSWORD).await;
         b.fill("#confirm_password", NEW_PASSWORD).await;
         b.click("#change-password").await;
         assert_eq!(b.text("[role=status]").await, "Your password is changed. Your other sessions have ended.");
         b.click("nav a[href$='/account/activity']").await;
+        b.wait_for_path("/tenants/acme/account/activity").await;
         assert!(b.text("#events").await.contains("user.password_change"));
 
         // S6: the sign-out control of every account page.
         b.click("#sign-out").await;
-        assert_eq!(b.text("h1").await, "You are signed out");
+        b.heading("You are signed out").await;
         b.goto(&account).await;
         sign_in(b, "alice", NEW_PASSWORD).await;
         assert_eq!(b.text("#signed-in-as").await, "alice");
@@ -107,14 +110,14 @@ async fn a_forgotten_password_is_reset_from_the_login_page_through_the_mailed_li
         b.click("a[href$='/account/forgot']").await;
         b.fill("#account", "alice@example.com").await;
         b.click("form button[type=submit]").await;
-        assert_eq!(b.text("h1").await, "Check your mail");
+        b.heading("Check your mail").await;
         let (_, link) = link_in(&smtp.next().await, "/account/reset");
         b.goto(&link).await;
-        assert_eq!(b.text("h1").await, "Choose a new password");
+        b.heading("Choose a new password").await;
         choose_password(b, NEW_PASSWORD).await;
-        assert_eq!(b.text("h1").await, "Your password is set");
+        b.heading("Your password is set").await;
         b.goto(&link).await;
-        assert_eq!(b.text("h1").await, "This link is not valid", "used once");
+        b.heading("This link is not valid").await;
         b.goto(&account).await;
         sign_in(b, "alice", NEW_PASSWORD).await;
         assert_eq!(b.text("#signed-in-as").await, "alice");

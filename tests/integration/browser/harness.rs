@@ -177,9 +177,26 @@ impl Browser {
         }
     }
 
-    /// The visible text of the first element matching `css` (waiting for it).
+    /// Waits until the page's heading is `expected` (a navigation may still be on its way).
+    pub async fn heading(&self, expected: &str) {
+        self.wait_for_text("h1", |t| t == expected).await;
+    }
+
+    /// The visible text of the first element matching `css` (waiting for it). An element of
+    /// a page that navigation just replaced is looked up again.
     pub async fn text(&self, css: &str) -> String {
-        self.wait_for(css).await.text().await.expect("element text")
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match self.wait_for(css).await.text().await {
+                Ok(text) => return text,
+                Err(e)
+                    if tokio::time::Instant::now() < deadline && format!("{e:?}").contains("StaleElementReference") =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("the text of {css}: {e}"),
+            }
+        }
     }
 
     /// The `value` of the input matching `css`.

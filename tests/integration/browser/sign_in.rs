@@ -169,7 +169,7 @@ async fn third_party_sign_in_asks_for_consent_once_then_the_code_is_redeemed() {
     with_browser("third_party_sign_in", &site.pins(), async |b| {
         b.goto(&site.authorize(&client, &[("state", "s-1")])).await;
         sign_in(b, "alice", PASSWORD).await;
-        assert_eq!(b.text("h1").await, "Partner App wants access");
+        b.heading("Partner App wants access").await;
         b.click("button[value=allow]").await;
         // The 303 that answers the consent form reaches the client (CSP form-action allows it).
         let url = b.wait_for_path("/callback").await;
@@ -271,7 +271,7 @@ async fn rp_initiated_logout_with_a_hint_at_once_and_without_one_after_confirmat
             .append_pair("post_logout_redirect_uri", &signed_out)
             .append_pair("state", "bye-2");
         b.goto(logout.as_str()).await;
-        assert_eq!(b.text("h1").await, "Sign out?");
+        b.heading("Sign out?").await;
         assert_eq!(b.url().await.path(), "/tenants/acme/logout", "nothing ended before the user confirms");
         b.click("form button[type=submit]").await;
         let url = b.wait_for_path("/signed-out").await;
@@ -304,7 +304,7 @@ async fn a_login_form_posted_from_another_site_is_refused() {
         );
         b.goto(&site.rp.other_site(&attack)).await;
         b.click("#go").await;
-        assert_eq!(b.text("h1").await, "This sign-in page has expired");
+        b.heading("This sign-in page has expired").await;
         assert!(
             !site.gh.log_lines("cross-origin form post").is_empty(),
             "refused by the Origin check (IO3), before the binding cookie or token are looked at"
