@@ -9,6 +9,7 @@ mod code_flow;
 mod hardening;
 mod http;
 mod lockout;
+mod mfa;
 mod oauth;
 mod oidc_rp;
 mod self_service;

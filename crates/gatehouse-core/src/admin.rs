@@ -3,12 +3,14 @@
 
 mod bootstrap;
 mod client;
+mod mfa;
 mod sessions;
 mod tenant;
 mod user;
 
 pub use bootstrap::{Bootstrap, bootstrap_platform};
 pub use client::{CreateClient, CreatedClient, client_secret_hash, create_client};
+pub use mfa::{FactorSummary, reset_user_mfa, user_factors};
 pub use sessions::{end_user_sessions, user_sessions};
 pub use tenant::{CreateTenant, PolicyChange, create_tenant, update_tenant_policy};
 pub use user::{CreateUser, PasswordReset, create_user, delete_user, require_user, reset_password, unlock_user};

@@ -10,6 +10,7 @@ pub mod flow;
 pub mod jose;
 pub mod keys;
 pub mod mail;
+pub mod mfa;
 pub mod model;
 pub mod oauth;
 pub mod password;

@@ -34,6 +34,14 @@ pub struct TenantPolicy {
     pub self_registration: bool,
     /// Sender address of the tenant's mail (default: the server's `smtp_from`).
     pub mail_from: Option<String>,
+    /// A6: whether users may (`optional`, the default) or must (`required`) sign in with a
+    /// second factor, or are not offered one (`off`); administrators always need one.
+    pub mfa: crate::mfa::MfaPolicy,
+    /// A5: users may sign in with a passkey alone (discoverable credentials; default off).
+    pub passwordless: bool,
+    /// A6: how recent (minutes) the sign-in with every factor must be for changing the
+    /// password or the factors (default 10).
+    pub recent_auth_minutes: u16,
 }
 
 /// IO1: a mail sender: `address` or `Name <address>`, printable, no line breaks.
@@ -59,6 +67,9 @@ impl Default for TenantPolicy {
             password_reset: false,
             self_registration: false,
             mail_from: None,
+            mfa: crate::mfa::MfaPolicy::Optional,
+            passwordless: false,
+            recent_auth_minutes: 10,
         }
     }
 }

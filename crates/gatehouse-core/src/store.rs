@@ -498,3 +498,85 @@ pub trait MailStore {
     /// Removes a message that was sent or given up.
     fn finish_mail(&self, id: &str) -> Result<(), StoreError>;
 }
+
+/// A WebAuthn ceremony waiting for the browser's answer (A5): the serialized state of the
+/// challenge, for one user (or any, for a passwordless sign-in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    pub id: String,
+    pub tenant_id: String,
+    pub user_id: Option<String>,
+    /// What it is for: `register`, `authenticate`, `discover`.
+    pub purpose: String,
+    pub state: String,
+    pub expires_at: i64,
+}
+
+/// Second factors and recovery codes (A5, A6). Each use is a conditional update, so it
+/// holds under concurrency and across nodes.
+pub trait MfaStore {
+    /// The user's factors, confirmed or not, oldest first.
+    fn factors(&self, tenant_id: &str, user_id: &str) -> Result<Vec<crate::mfa::Factor>, StoreError>;
+    /// Adds a TOTP factor waiting for its first code, replacing the user's other unconfirmed ones.
+    fn add_pending_totp(&self, f: &crate::mfa::Factor) -> Result<(), StoreError>;
+    /// Confirms a pending TOTP factor, named `name`, with the step of its first code; `false`
+    /// when it is gone or confirmed already.
+    fn confirm_totp(
+        &self,
+        tenant_id: &str,
+        factor_id: &str,
+        name: &str,
+        step: i64,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
+    /// RFC 6238 §5.2: accepts a confirmed TOTP factor's `step` if no later or equal step was
+    /// accepted before (on any node).
+    fn use_totp_step(&self, tenant_id: &str, factor_id: &str, step: i64, now: i64) -> Result<bool, StoreError>;
+    /// Adds a registered passkey; `Conflict` when its credential id is registered already.
+    fn add_passkey(&self, f: &crate::mfa::Factor, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The passkey with this credential id in the tenant.
+    fn passkey_by_credential(
+        &self,
+        tenant_id: &str,
+        credential_id: &str,
+    ) -> Result<Option<crate::mfa::Factor>, StoreError>;
+    /// Records a passkey's use with its updated credential (counter, backup state).
+    fn use_passkey(&self, tenant_id: &str, factor_id: &str, credential: &str, now: i64) -> Result<(), StoreError>;
+    /// Removes one of the user's factors; `keep_one` refuses removing the last confirmed one
+    /// (`Refused`). The last factor takes the recovery codes with it.
+    fn remove_factor(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        factor_id: &str,
+        keep_one: bool,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Replaces the user's recovery codes (the old set stops working).
+    fn replace_recovery_codes(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        hashes: &[Vec<u8>],
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Uses one unused recovery code, recording `audit`; how many remain, or `None` when the
+    /// code is not an unused one of this user's.
+    fn use_recovery_code(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        hash: &[u8],
+        now: i64,
+        audit: &AuditEvent,
+    ) -> Result<Option<i64>, StoreError>;
+    /// How many unused recovery codes the user has.
+    fn recovery_codes_left(&self, tenant_id: &str, user_id: &str) -> Result<i64, StoreError>;
+    /// Removes every factor and recovery code of the user (an operator's reset); how many
+    /// factors were removed.
+    fn reset_mfa(&self, tenant_id: &str, user_id: &str, audit: &AuditEvent) -> Result<usize, StoreError>;
+    fn save_ceremony(&self, c: &Ceremony) -> Result<(), StoreError>;
+    /// Takes (and deletes) an unexpired ceremony: each is answered once.
+    fn take_ceremony(&self, tenant_id: &str, id: &str, now: i64) -> Result<Option<Ceremony>, StoreError>;
+}

@@ -121,9 +121,25 @@ pub enum TenantCommand {
         /// Sender of the tenant's mail, `Name <address>` ("" for the server's).
         #[arg(long)]
         mail_from: Option<String>,
+        /// A6: second factors `off` (not offered; administrators still need one), `optional`
+        /// (the default) or `required` for every user.
+        #[arg(long, value_parser = mfa_policy)]
+        mfa: Option<gatehouse_core::mfa::MfaPolicy>,
+        /// A5: let users sign in with a passkey alone.
+        #[arg(long, value_parser = on_off)]
+        passwordless: Option<bool>,
+        /// A6: minutes within which the sign-in must be for changing the password or factors
+        /// (1–1440; default 10).
+        #[arg(long)]
+        recent_auth_minutes: Option<u16>,
         #[command(flatten)]
         out: JsonFlag,
     },
+}
+
+/// `off`, `optional` or `required`.
+fn mfa_policy(value: &str) -> Result<gatehouse_core::mfa::MfaPolicy, String> {
+    gatehouse_core::mfa::MfaPolicy::parse(value).ok_or_else(|| "expected off, optional or required".to_owned())
 }
 
 /// `on` or `off`.
@@ -267,6 +283,32 @@ pub enum UserCommand {
         username: String,
         #[arg(long)]
         sid: Option<String>,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// The user's second factors (A5, A6).
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfaCommand {
+    /// List the user's second factors and how many recovery codes are left.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Remove every second factor and recovery code of the user (a lost device); where a
+    /// factor is required the user enrols again at the next sign-in.
+    Reset {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -9,7 +9,7 @@ use gatehouse_core::audit::verify_chain;
 use gatehouse_store::Store;
 use serde_json::{Value, json};
 
-use crate::cli::{AuditCommand, Cli, ClientCommand, Command, KeysCommand, TenantCommand, UserCommand};
+use crate::cli::{AuditCommand, Cli, ClientCommand, Command, KeysCommand, MfaCommand, TenantCommand, UserCommand};
 use crate::config::{Config, Settings};
 
 mod keys;
@@ -100,6 +100,9 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             password_reset,
             self_registration,
             mail_from,
+            mfa,
+            passwordless,
+            recent_auth_minutes,
             out,
         }) => {
             let change = admin::PolicyChange {
@@ -108,6 +111,9 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
                 password_reset,
                 self_registration,
                 mail_from,
+                mfa,
+                passwordless,
+                recent_auth_minutes,
             };
             (out.json, tenant_update(config, &slug, &change))
         }
@@ -202,6 +208,12 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
         }
         Command::User(UserCommand::Unlock { tenant, username, out }) => {
             (out.json, user_unlock(config, &tenant, &username))
+        }
+        Command::User(UserCommand::Mfa(MfaCommand::List { tenant, username, out })) => {
+            (out.json, users::user_mfa_list(config, &tenant, &username))
+        }
+        Command::User(UserCommand::Mfa(MfaCommand::Reset { tenant, username, out })) => {
+            (out.json, users::user_mfa_reset(config, &tenant, &username))
         }
         Command::Audit(AuditCommand::Verify(f)) => (f.json, audit_verify(config)),
         Command::Audit(AuditCommand::Prune { older_than_days, out }) => {

@@ -8,6 +8,8 @@ pub mod health;
 pub mod middleware;
 pub mod oauth;
 pub mod pages;
+pub mod passkeys;
+pub mod qr;
 pub mod redirect;
 
 use actix_web::web;

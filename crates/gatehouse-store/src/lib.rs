@@ -12,6 +12,7 @@ mod health;
 mod keys;
 mod lockout;
 mod mail;
+mod mfa;
 mod migrate;
 pub mod purge;
 mod schema;

@@ -7,12 +7,17 @@ use serde::Serialize;
 
 use crate::Store;
 use crate::error::unavailable;
-use crate::schema::{auth_codes, auth_requests, client_assertion_jtis, refresh_tokens, revoked_tokens, sessions};
+use crate::schema::{
+    auth_codes, auth_requests, client_assertion_jtis, mfa_factors, refresh_tokens, revoked_tokens, sessions,
+    webauthn_ceremonies,
+};
 
 /// Codes stay this long past their expiry, so a late replay still revokes what they issued (O2).
 const CODE_GRACE_SECS: i64 = 3600;
 /// Ended or idle sessions stay this long (back-channel logout reads a session after its end).
 const SESSION_GRACE_SECS: i64 = 3600;
+/// A TOTP factor never confirmed by a first code is dropped after this long (A5).
+const PENDING_FACTOR_SECS: i64 = 3600;
 
 /// How many rows of each kind a purge removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -24,6 +29,8 @@ pub struct Purged {
     pub auth_requests: usize,
     pub revoked_tokens: usize,
     pub assertion_jtis: usize,
+    pub webauthn_ceremonies: usize,
+    pub pending_factors: usize,
 }
 
 impl Store {
@@ -60,6 +67,17 @@ impl Store {
                     .execute(conn)
                     .map_err(unavailable)?;
             let session_clients = crate::session_end::purge_participants(conn)?;
+            let webauthn_ceremonies =
+                diesel::delete(webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.lt(now)))
+                    .execute(conn)
+                    .map_err(unavailable)?;
+            let pending_factors = diesel::delete(
+                mfa_factors::table
+                    .filter(mfa_factors::confirmed.eq(false))
+                    .filter(mfa_factors::created_at.lt(now - PENDING_FACTOR_SECS)),
+            )
+            .execute(conn)
+            .map_err(unavailable)?;
             Ok(Purged {
                 auth_codes,
                 refresh_tokens,
@@ -68,6 +86,8 @@ impl Store {
                 auth_requests,
                 revoked_tokens,
                 assertion_jtis,
+                webauthn_ceremonies,
+                pending_factors,
             })
         })
     }

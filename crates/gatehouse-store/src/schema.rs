@@ -285,3 +285,41 @@ diesel::table! {
         next_attempt_at -> BigInt,
     }
 }
+
+diesel::table! {
+    mfa_factors (id) {
+        id -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        name -> Text,
+        confirmed -> Bool,
+        secret -> Nullable<Binary>,
+        last_step -> Nullable<BigInt>,
+        credential_id -> Nullable<Text>,
+        credential -> Nullable<Text>,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (tenant_id, user_id, code_hash) {
+        tenant_id -> Text,
+        user_id -> Text,
+        code_hash -> Binary,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id) {
+        id -> Text,
+        tenant_id -> Text,
+        user_id -> Nullable<Text>,
+        purpose -> Text,
+        state -> Text,
+        expires_at -> BigInt,
+    }
+}

@@ -65,6 +65,9 @@ pub struct PolicyChange {
     pub self_registration: Option<bool>,
     /// `Some("")` clears the tenant's own sender.
     pub mail_from: Option<String>,
+    pub mfa: Option<crate::mfa::MfaPolicy>,
+    pub passwordless: Option<bool>,
+    pub recent_auth_minutes: Option<u16>,
 }
 
 /// A2, A9, AC3: changes a tenant's account policies, audited with before and after.
@@ -101,6 +104,18 @@ pub fn update_tenant_policy(
             f if crate::model::is_mailbox(f) => Some(f.to_owned()),
             _ => return Err(AdminError::invalid("mail sender must be an address, or a name and <address>")),
         };
+    }
+    if let Some(mfa) = change.mfa {
+        p.mfa = mfa;
+    }
+    if let Some(on) = change.passwordless {
+        p.passwordless = on;
+    }
+    if let Some(minutes) = change.recent_auth_minutes {
+        if !(1..=1440).contains(&minutes) {
+            return Err(AdminError::invalid("recent sign-in window must be between 1 and 1440 minutes"));
+        }
+        p.recent_auth_minutes = minutes;
     }
     let audit = AuditEvent::new(actor, "tenant.policy")
         .tenant(&tenant.id)

@@ -227,9 +227,10 @@ pub enum Interaction {
     Issue,
 }
 
-/// The one decision of the endpoint (OIDC Core §3.1.2.3, O6): log in if there is no live
-/// session, if `prompt=login` asked for a fresh one, or if `max_age` has passed; then ask for
-/// consent if a third-party client lacks it for these scopes or `prompt=consent`; with
+/// The one decision of the endpoint (OIDC Core §3.1.2.3, O6, A6): log in if there is no live
+/// session, if `prompt=login` asked for a fresh one, if `max_age` has passed (`max_age=0`
+/// always), or if `acr_values` asks for a second factor the session lacks (step-up); then ask
+/// for consent if a third-party client lacks it for these scopes or `prompt=consent`; with
 /// `prompt=none`, needing either is an error instead.
 pub fn decide(
     req: &AuthorizeRequest,
@@ -240,10 +241,12 @@ pub fn decide(
     now: UnixTime,
 ) -> Result<Interaction, ProtocolError> {
     let none = req.prompt.iter().any(|p| p == "none");
-    let too_old = |s: &SessionRecord| req.max_age.is_some_and(|m| now.0 - s.auth_time > m);
+    let too_old = |s: &SessionRecord| req.max_age.is_some_and(|m| m == 0 || now.0 - s.auth_time > m);
+    let too_weak =
+        |s: &SessionRecord| crate::mfa::acr_requests_mfa(req.acr_values.as_deref()) && s.acr != crate::mfa::ACR_MFA;
     let needs_login = match session {
         None => true,
-        Some(s) => !fresh_login && (req.prompt.iter().any(|p| p == "login") || too_old(s)),
+        Some(s) => !fresh_login && (req.prompt.iter().any(|p| p == "login") || too_old(s) || too_weak(s)),
     };
     if needs_login {
         return if none {

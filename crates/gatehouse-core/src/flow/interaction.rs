@@ -24,8 +24,13 @@ pub enum Continuation {
 pub enum Step {
     /// A8, A2: the password must be replaced (first sign-in, reset by an operator, expiry).
     ChangePassword,
-    /// A6: a second factor must be enrolled before any session (administrators).
+    /// A6: a second factor must be enrolled before any session (administrators, the
+    /// tenant's policy, a client's `acr_values`).
     EnrollFactor,
+    /// A6: an enrolled second factor must be presented.
+    SecondFactor,
+    /// A5: a new set of recovery codes is on screen; the user confirms having kept them.
+    RecoveryCodes,
 }
 
 /// A sign-in that has passed the password (A7: no session yet).
@@ -35,6 +40,12 @@ pub struct Progress {
     /// The methods presented so far (RFC 8176 values).
     pub amr: Vec<String>,
     pub step: Step,
+    /// EnrollFactor: the TOTP factor waiting for its first code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor_id: Option<String>,
+    /// The WebAuthn ceremony the step's page started (its stored state's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<String>,
 }
 
 /// A waiting sign-in as stored with its pending request.
@@ -43,12 +54,15 @@ pub struct SignIn {
     pub continuation: Continuation,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+    /// A5: the passwordless (passkey) ceremony the login page started, if the tenant allows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceremony: Option<String>,
 }
 
 impl SignIn {
     /// A fresh sign-in for `continuation`.
     pub fn new(continuation: Continuation) -> Self {
-        Self { continuation, progress: None }
+        Self { continuation, progress: None, ceremony: None }
     }
 
     /// Reads a stored interaction; a bare authorization request (stored before interactions
@@ -88,7 +102,14 @@ mod tests {
     fn progress_round_trips_and_old_records_still_read() {
         let i = SignIn {
             continuation: Continuation::Page { path: "/account".into() },
-            progress: Some(Progress { user_id: "u".into(), amr: vec!["pwd".into()], step: Step::ChangePassword }),
+            progress: Some(Progress {
+                user_id: "u".into(),
+                amr: vec!["pwd".into()],
+                step: Step::ChangePassword,
+                factor_id: None,
+                ceremony: Some("c".into()),
+            }),
+            ceremony: None,
         };
         let json = serde_json::to_string(&i).unwrap();
         assert_eq!(SignIn::from_stored(&json).unwrap(), i);

@@ -180,3 +180,24 @@ pub(super) fn user_delete(config: &Config, tenant: &str, username: &str) -> anyh
         json: json!({ "tenant": tenant, "username": username, "deleted": true }),
     })
 }
+
+/// A5: the user's second factors (names and kinds, never secrets).
+pub(super) fn user_mfa_list(config: &Config, tenant: &str, username: &str) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let (factors, codes_left) = admin::user_factors(&store, tenant, username)?;
+    let text = factors.iter().map(|f| format!("{} {} {:?}", f.id, f.kind.as_str(), f.name)).collect::<Vec<_>>();
+    Ok(Output {
+        text: format!("{}\n{codes_left} recovery code(s) left", text.join("\n")).trim_start().to_owned(),
+        json: json!({ "tenant": tenant, "username": username, "factors": factors, "recovery_codes_left": codes_left }),
+    })
+}
+
+/// A6: removes the user's factors and recovery codes (audited).
+pub(super) fn user_mfa_reset(config: &Config, tenant: &str, username: &str) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let removed = admin::reset_user_mfa(&store, tenant, username, &actor())?;
+    Ok(Output {
+        text: format!("removed {removed} second factor(s) and the recovery codes of {username} in {tenant}"),
+        json: json!({ "tenant": tenant, "username": username, "factors_removed": removed }),
+    })
+}

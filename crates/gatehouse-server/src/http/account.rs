@@ -9,6 +9,7 @@
 mod links;
 mod pages;
 mod public;
+mod security;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -16,6 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::UnixTime;
 use gatehouse_core::flow::interaction::{Continuation, SignIn};
 use gatehouse_core::flow::session::{account_form_ok, account_form_token, logout_confirmation};
+use gatehouse_core::mfa::ACR_MFA;
 use gatehouse_core::model::User;
 use gatehouse_core::store::{SessionRecord, UserStore};
 use gatehouse_types::ProtocolError;
@@ -39,6 +41,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/applications", web::get().to(pages::applications))
         .route("/account/applications/revoke", web::post().to(pages::revoke_application))
         .route("/account/activity", web::get().to(pages::activity))
+        .route("/account/security", web::get().to(security::security))
+        .route("/account/security/totp", web::get().to(security::totp_page))
+        .route("/account/security/totp", web::post().to(security::add_totp))
+        .route("/account/security/passkey", web::get().to(security::passkey_page))
+        .route("/account/security/passkey", web::post().to(security::add_passkey))
+        .route("/account/security/remove", web::post().to(security::remove))
+        .route("/account/security/recovery-codes", web::post().to(security::regenerate_codes))
         .route("/account/set-password", web::get().to(links::set_password_page))
         .route("/account/set-password", web::post().to(links::set_password))
         .route("/account/reset", web::get().to(links::reset_page))
@@ -53,17 +62,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/signup", web::post().to(public::signup));
 }
 
-/// How recent a sign-in must be for a password change (A6 step-up for sensitive changes).
-pub const RECENT_AUTH_SECS: i64 = 600;
-
 /// Who is signed in on an account page.
 pub struct Visitor {
     pub session: SessionRecord,
     pub user: User,
 }
 
+/// A6: whether `session` is a recent enough sign-in for a sensitive change (the password,
+/// the factors): within the tenant's window, and with a second factor if the user has one.
+async fn recent_enough(
+    state: &AppState,
+    tenant: &TenantEntry,
+    session: &SessionRecord,
+    user: &User,
+) -> Result<bool, ProtocolError> {
+    let window = i64::from(tenant.tenant.policy.recent_auth_minutes) * 60;
+    if UnixTime::now().0 - session.auth_time >= window {
+        return Ok(false);
+    }
+    Ok(session.acr == ACR_MFA || !crate::http::oauth::steps::has_factor(state, user).await?)
+}
+
 /// The signed-in user of this tenant, or the sign-in page that comes back to `path` (also
-/// when `fresh` asks for an authentication within [`RECENT_AUTH_SECS`]).
+/// when `fresh` asks for a recent sign-in with every factor: A6 step-up).
 pub async fn visitor(
     state: &AppState,
     req: &HttpRequest,
@@ -71,11 +92,11 @@ pub async fn visitor(
     path: &str,
     fresh: bool,
 ) -> Result<Result<Visitor, HttpResponse>, ProtocolError> {
-    let session = current_session(req, state, tenant).await?.map(|(_, s)| s);
-    let recent = |s: &SessionRecord| !fresh || UnixTime::now().0 - s.auth_time < RECENT_AUTH_SECS;
-    if let Some(session) = session.filter(recent) {
+    if let Some((_, session)) = current_session(req, state, tenant).await? {
         let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), session.user_id.clone());
-        if let Some(user) = blocking(move || store.user_by_id(&t, &u)).await?.filter(|u| !u.disabled) {
+        if let Some(user) = blocking(move || store.user_by_id(&t, &u)).await?.filter(|u| !u.disabled)
+            && (!fresh || recent_enough(state, tenant, &session, &user).await?)
+        {
             return Ok(Ok(Visitor { session, user }));
         }
     }

@@ -8,6 +8,7 @@ use super::errors;
 const FILES: &[(&str, &str, &str)] = &[
     ("gatehouse.css", "text/css; charset=utf-8", include_str!("../../assets/gatehouse.css")),
     ("form_post.js", "text/javascript; charset=utf-8", include_str!("../../assets/form_post.js")),
+    ("webauthn.js", "text/javascript; charset=utf-8", include_str!("../../assets/webauthn.js")),
 ];
 
 /// `GET /assets/{name}`.

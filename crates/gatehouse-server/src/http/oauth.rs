@@ -7,12 +7,14 @@ pub mod context;
 pub mod cors;
 pub mod discovery;
 pub mod error;
+pub mod factors;
 pub mod grants;
 pub mod interact;
 pub mod introspect;
 pub mod logout;
 pub mod revoke;
 pub mod signin;
+pub mod step_pages;
 pub mod steps;
 pub mod throttle;
 pub mod token;
@@ -34,6 +36,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .service(web::resource("/login").route(web::post().to(interact::login)))
             .service(web::resource("/login/password").route(web::post().to(steps::change_password)))
+            .service(web::resource("/login/factor").route(web::post().to(factors::present)))
+            .service(web::resource("/login/factor/passkey").route(web::post().to(factors::present_passkey)))
+            .service(web::resource("/login/enroll").route(web::post().to(factors::enroll_totp)))
+            .service(web::resource("/login/enroll/passkey").route(web::post().to(factors::enroll_passkey)))
+            .service(web::resource("/login/continue").route(web::post().to(factors::continue_after_codes)))
+            .service(web::resource("/login/passkey").route(web::post().to(factors::passwordless)))
             .configure(crate::http::account::routes)
             .service(web::resource("/consent").route(web::post().to(interact::consent)))
             .service(

@@ -61,6 +61,8 @@ pub struct LoginPage<'a> {
     pub forgot: Option<String>,
     /// AC3: the sign-up page, where the tenant allows it.
     pub signup: Option<String>,
+    /// A5: the options of a passwordless (passkey) sign-in, where the tenant allows it.
+    pub passkey_options: Option<String>,
 }
 
 #[derive(Template)]
@@ -72,13 +74,6 @@ pub struct ChangePasswordPage<'a> {
     pub request_id: &'a str,
     pub csrf: &'a str,
     pub error: Option<&'a str>,
-}
-
-#[derive(Template)]
-#[template(path = "enroll_factor.html")]
-pub struct EnrollFactorPage<'a> {
-    pub tenant_name: &'a str,
-    pub username: &'a str,
 }
 
 #[derive(Template)]

@@ -40,7 +40,7 @@ fn notice(done: &Done) -> Option<&'static str> {
 }
 
 /// An audit record of the visitor's own, from this request.
-fn event(req: &HttpRequest, tenant: &TenantEntry, v: &Visitor, action: &'static str) -> AuditEvent {
+pub(super) fn event(req: &HttpRequest, tenant: &TenantEntry, v: &Visitor, action: &'static str) -> AuditEvent {
     let mut e = AuditEvent::new(format!("user:{}", v.user.id), action)
         .tenant(&tenant.tenant.id)
         .target(format!("user:{}", v.user.id));
@@ -49,7 +49,7 @@ fn event(req: &HttpRequest, tenant: &TenantEntry, v: &Visitor, action: &'static 
 }
 
 /// Runs a page handler, turning failures into the generic page.
-async fn page(
+pub(super) async fn page(
     req: &HttpRequest,
     f: impl std::future::Future<Output = Result<HttpResponse, ProtocolError>>,
 ) -> HttpResponse {

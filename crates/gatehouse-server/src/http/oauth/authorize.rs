@@ -143,7 +143,16 @@ pub async fn login_page(
     interaction: &SignIn,
     error: Option<&'static str>,
 ) -> Result<HttpResponse, ProtocolError> {
-    let pending = start_pending(state, tenant, interaction).await?;
+    // A5: where the tenant allows it, the page offers a passkey alone (its ceremony waits
+    // with the sign-in).
+    let passkey = if tenant.tenant.policy.passwordless && interaction.progress.is_none() {
+        Some(crate::http::passkeys::start_discoverable(state, tenant).await?)
+    } else {
+        None
+    };
+    let mut interaction = interaction.clone();
+    interaction.ceremony = passkey.as_ref().map(|(_, id)| id.clone());
+    let pending = start_pending(state, tenant, &interaction).await?;
     let (hint, redirect) = match &interaction.continuation {
         Continuation::Authorize(areq) => (areq.login_hint.as_deref().unwrap_or(""), Some(areq.redirect_uri.as_str())),
         Continuation::Page { .. } => ("", None),
@@ -159,6 +168,7 @@ pub async fn login_page(
         error,
         forgot: policy.password_reset.then(|| format!("/tenants/{}/account/forgot", tenant.tenant.slug)),
         signup: policy.self_registration.then(|| format!("/tenants/{}/account/signup", tenant.tenant.slug)),
+        passkey_options: passkey.map(|(options, _)| options),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
     // The login form may be answered with a redirect to the client (first-party, errors).

@@ -38,6 +38,8 @@ pub fn document(iss: &str) -> Value {
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent"],
+        // A6: a client asks for a second factor with acr_values=urn:gatehouse:acr:mfa.
+        "acr_values_supported": gatehouse_core::mfa::ACR_VALUES_SUPPORTED,
         "backchannel_logout_supported": true,
         "backchannel_logout_session_supported": true,
         "request_parameter_supported": false,

@@ -149,7 +149,8 @@ async fn handle_login(
             None,
         ));
     }
-    steps::after_password(req, state, tenant, pending, &form.csrf, interaction, user, None).await
+    let waiting = steps::Waiting { pending, csrf: form.csrf, sign_in: interaction, user };
+    steps::after_password(req, state, tenant, waiting).await
 }
 
 /// `POST {issuer}/consent`.

@@ -87,11 +87,11 @@ pub async fn check(
     Ok(Attempt::Valid(user))
 }
 
-/// A4: counts a wrong password against `user` before answering, so the next attempt already
+/// A4: counts a wrong password (or second factor) against `user` before answering, so the next attempt already
 /// sees it; the failure that starts a lockout is audited. (The write makes a known name's
 /// failure a millisecond slower than an unknown one's, well inside the progressive delay's
 /// and Argon2's own variation.)
-async fn count_failure(state: &AppState, tenant_id: &str, user: &User) -> Result<(), ProtocolError> {
+pub async fn count_failure(state: &AppState, tenant_id: &str, user: &User) -> Result<(), ProtocolError> {
     let policy = LockoutPolicy::default();
     let mut event = AuditEvent::new("system", "account.lockout")
         .tenant(tenant_id)
