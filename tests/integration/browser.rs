@@ -5,6 +5,7 @@
 
 mod account;
 pub mod harness;
+mod passkeys;
 pub mod rp;
 pub mod sign_in;
 mod spa;

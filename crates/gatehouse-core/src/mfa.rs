@@ -104,6 +104,9 @@ pub struct Factor {
     pub credential_id: Option<String>,
     /// Passkey: the credential (public key, counter, transports) as webauthn-rs serializes it.
     pub credential: Option<String>,
+    /// Passkey: the transports the browser reported at registration, comma-separated (a hint
+    /// shown to the user; webauthn-rs keeps them only from attested registrations).
+    pub transports: Option<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
 }

@@ -25,6 +25,7 @@ type FactorRow = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    Option<String>,
     i64,
     Option<i64>,
 );
@@ -40,6 +41,7 @@ const FACTOR_COLUMNS: (
     mf::last_step,
     mf::credential_id,
     mf::credential,
+    mf::transports,
     mf::created_at,
     mf::last_used_at,
 ) = (
@@ -53,13 +55,27 @@ const FACTOR_COLUMNS: (
     mf::last_step,
     mf::credential_id,
     mf::credential,
+    mf::transports,
     mf::created_at,
     mf::last_used_at,
 );
 
 fn factor_of(r: FactorRow) -> Result<Factor, StoreError> {
-    let (id, tenant_id, user_id, kind, name, confirmed, secret, last_step, credential_id, credential, created_at, last) =
-        r;
+    let (
+        id,
+        tenant_id,
+        user_id,
+        kind,
+        name,
+        confirmed,
+        secret,
+        last_step,
+        credential_id,
+        credential,
+        transports,
+        created_at,
+        last,
+    ) = r;
     let kind =
         FactorKind::parse(&kind).ok_or_else(|| StoreError::Unavailable(format!("unknown factor kind {kind}")))?;
     Ok(Factor {
@@ -73,6 +89,7 @@ fn factor_of(r: FactorRow) -> Result<Factor, StoreError> {
         last_step,
         credential_id,
         credential,
+        transports,
         created_at,
         last_used_at: last,
     })
@@ -91,6 +108,7 @@ fn insert_factor(conn: &mut DbConnection, f: &Factor) -> Result<(), StoreError> 
             mf::last_step.eq(f.last_step),
             mf::credential_id.eq(&f.credential_id),
             mf::credential.eq(&f.credential),
+            mf::transports.eq(&f.transports),
             mf::created_at.eq(f.created_at),
             mf::last_used_at.eq(f.last_used_at),
         ))

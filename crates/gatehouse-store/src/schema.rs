@@ -298,6 +298,7 @@ diesel::table! {
         last_step -> Nullable<BigInt>,
         credential_id -> Nullable<Text>,
         credential -> Nullable<Text>,
+        transports -> Nullable<Text>,
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
     }

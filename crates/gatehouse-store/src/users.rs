@@ -11,7 +11,7 @@ use crate::Store;
 use crate::audit::append_in;
 use crate::conn::on_backend;
 use crate::error::{unavailable, violated};
-use crate::schema::{auth_codes, refresh_tokens, role_assignments, roles, users};
+use crate::schema::{auth_codes, refresh_tokens, role_assignments, roles, users, webauthn_ceremonies};
 use crate::session_end;
 
 #[derive(Queryable, Insertable)]
@@ -180,6 +180,14 @@ impl UserStore for Store {
             .map_err(unavailable)?;
             diesel::delete(
                 auth_codes::table.filter(auth_codes::tenant_id.eq(tenant_id)).filter(auth_codes::user_id.eq(user_id)),
+            )
+            .execute(conn)
+            .map_err(unavailable)?;
+            // Ceremonies of the user's (at most minutes old) go too.
+            diesel::delete(
+                webauthn_ceremonies::table
+                    .filter(webauthn_ceremonies::tenant_id.eq(tenant_id))
+                    .filter(webauthn_ceremonies::user_id.eq(user_id)),
             )
             .execute(conn)
             .map_err(unavailable)?;

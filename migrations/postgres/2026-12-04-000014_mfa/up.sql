@@ -1,8 +1,9 @@
 -- A5, A6, A7: second factors. A TOTP factor's shared secret is sealed under the `totp` data
 -- key and bound to its row (D1); it is usable once confirmed by a first code, and the last
 -- accepted time step is kept so no code is accepted twice, on any node (a conditional
--- update). A passkey keeps its WebAuthn credential (public key, counter, transports); its
--- credential id is unique in the tenant, which is how a passwordless sign-in finds it.
+-- update). A passkey keeps its WebAuthn credential (public key, counter) and the transports
+-- the browser reported (a hint shown to the user); its credential id is unique in the
+-- tenant, which is how a passwordless sign-in finds it.
 CREATE TABLE mfa_factors (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL,
@@ -14,6 +15,7 @@ CREATE TABLE mfa_factors (
     last_step BIGINT,
     credential_id TEXT,
     credential TEXT,
+    transports TEXT,
     created_at BIGINT NOT NULL,
     last_used_at BIGINT,
     FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE

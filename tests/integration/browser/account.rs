@@ -1,6 +1,10 @@
-//! A8, A9, S6, S8 in Chromium: the bootstrap administrator's first sign-in, the account pages
+//! A5, A6, A8, A9, S6, S8 in Chromium: the bootstrap administrator's first sign-in (a new
+//! password, then TOTP enrolment, then the session), the account pages
 //! (a password change, another session ended and gone), and a reset from the login page
 //! through the mailed link.
+
+use gatehouse_core::UnixTime;
+use gatehouse_core::mfa::totp;
 
 use super::harness::{Browser, with_browser};
 use super::sign_in::{Site, sign_in};
@@ -17,7 +21,7 @@ async fn choose_password(b: &Browser, password: &str) {
 }
 
 #[actix_web::test]
-async fn the_bootstrap_administrator_changes_the_printed_password_then_meets_enrolment() {
+async fn the_bootstrap_administrator_completes_the_first_sign_in_with_a_new_password_and_totp() {
     let site = Site::start().await;
     let printed = site.gh.log_lines("one-time password:");
     let otp = printed.first().expect("the one-time password is printed").rsplit(' ').next().unwrap().trim().to_owned();
@@ -29,15 +33,30 @@ async fn the_bootstrap_administrator_changes_the_printed_password_then_meets_enr
         choose_password(b, "bluebird-99").await;
         assert_eq!(b.text("[role=alert]").await, "password must be at least 12 characters");
         choose_password(b, NEW_PASSWORD).await;
-        // A6, A7: an administrator needs a second factor before any session.
+        // A6, A7: an administrator enrols a second factor before any session.
         b.heading("Set up a second factor").await;
+        assert!(b.has("svg.qr").await, "the QR code is drawn in the page");
+        let secret = totp::from_base32(&b.text("#totp-secret").await).expect("the key as text");
+        b.fill("#totp-form #code", &totp::code_at(&secret, UnixTime::now())).await;
+        b.click("#totp-form button[type=submit]").await;
+        b.heading("Save your recovery codes").await;
+        let codes = b.eval("return document.querySelectorAll('#recovery-codes li').length").await;
+        assert_eq!(codes, 10);
+        b.click("#continue").await;
+        assert_eq!(b.text("#signed-in-as").await, "admin");
+        // The enrolled factor is on the security page; signing in again asks for it.
+        b.click("nav a[href$='/account/security']").await;
+        assert!(b.text("#factors").await.contains("Authenticator app"));
+        b.click("#sign-out").await;
+        b.heading("You are signed out").await;
         b.goto(&account).await;
-        assert!(b.has("input#password").await, "no session was created");
-        // The new password is the one that works now.
         sign_in(b, "admin", &otp).await;
         assert_eq!(b.text("[role=alert]").await, "Invalid username or password.");
         sign_in(b, "admin", NEW_PASSWORD).await;
-        b.heading("Set up a second factor").await;
+        b.heading("Confirm it's you").await;
+        b.fill("#code", &totp::code_at(&secret, UnixTime(UnixTime::now().0 + 30))).await;
+        b.click("#totp-form button[type=submit]").await;
+        assert_eq!(b.text("#signed-in-as").await, "admin");
     })
     .await;
 }

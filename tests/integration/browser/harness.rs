@@ -55,6 +55,29 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// W3C WebAuthn §11.3 (WebDriver extension): adds a virtual authenticator to the session, a
+/// platform passkey provider that keeps discoverable credentials and verifies its user.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/webauthn/authenticator", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+            "isUserConsenting": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
 /// Starts `chromedriver` on a free port and waits until it says it listens.
 fn start_driver(chromedriver: &PathBuf) -> (Child, u16) {
     use std::io::BufRead;
@@ -224,6 +247,11 @@ impl Browser {
     /// Runs `script` in the page and returns its result.
     pub async fn eval(&self, script: &str) -> Value {
         self.client.execute(script, vec![]).await.expect("script runs")
+    }
+
+    /// Adds a virtual passkey authenticator (see [`AddVirtualAuthenticator`]).
+    pub async fn add_virtual_authenticator(&self) {
+        self.client.issue_cmd(AddVirtualAuthenticator).await.expect("chromedriver adds a virtual authenticator");
     }
 
     /// The browser's log messages so far that report a Content-Security-Policy violation.

@@ -62,16 +62,26 @@ pub fn method_of(passkey: &Passkey) -> &'static str {
     if Credential::from(passkey.clone()).backup_eligible { amr::SWK } else { amr::HWK }
 }
 
+/// The transports the browser reported for a new credential (`getTransports()`), as
+/// comma-separated names: a hint for the user, not a security property.
+fn reported_transports(answer: &RegisterPublicKeyCredential) -> Option<String> {
+    let names: Vec<String> = answer
+        .response
+        .transports
+        .iter()
+        .flatten()
+        .filter_map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)))
+        .filter(|n| n.len() <= 16 && n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        .take(8)
+        .collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 /// What the account pages show of a passkey: its transports and signature counter.
 pub fn describe(f: &Factor) -> (Vec<String>, u32) {
-    let Some(cred) = passkey_of(f).map(Credential::from) else { return (Vec::new(), 0) };
-    let transports = cred
-        .transports
-        .unwrap_or_default()
-        .iter()
-        .map(|t| serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
-        .collect();
-    (transports, cred.counter)
+    let counter = passkey_of(f).map_or(0, |p| Credential::from(p).counter);
+    let transports = f.transports.iter().flat_map(|t| t.split(", ")).map(str::to_owned).collect();
+    (transports, counter)
 }
 
 async fn save(
@@ -174,6 +184,7 @@ pub async fn finish_registration(
         last_step: None,
         credential_id: Some(URL_SAFE_NO_PAD.encode(passkey.cred_id())),
         credential: Some(serde_json::to_string(&passkey).map_err(ProtocolError::server)?),
+        transports: reported_transports(&answer),
         created_at: now,
         last_used_at: None,
     };

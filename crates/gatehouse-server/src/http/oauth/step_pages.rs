@@ -117,6 +117,7 @@ pub async fn pending_totp(
         last_step: None,
         credential_id: None,
         credential: None,
+        transports: None,
         created_at: UnixTime::now().0,
         last_used_at: None,
     };
