@@ -433,12 +433,12 @@ fn assert_with(key: &mut SoftPasskey, page: &str, credential: &[u8], handle: &[u
     let discoverable = options.public_key.allow_credentials.is_empty();
     if discoverable {
         options.public_key.allow_credentials =
-            vec![AllowCredentials { type_: "public-key".into(), id: credential.to_vec().into(), transports: None }];
+            vec![AllowCredentials { type_: "public-key".into(), id: credential.to_vec(), transports: None }];
     }
     let origin = url::Url::parse(PUBLIC_URL).unwrap();
     let mut answer: PublicKeyCredential = key.do_authentication(origin, options).expect("the authenticator signs");
     if discoverable {
-        answer.response.user_handle = Some(handle.to_vec().into());
+        answer.response.user_handle = Some(handle.to_vec());
     }
     serde_json::to_string(&answer).unwrap()
 }

@@ -30,7 +30,7 @@ type FactorRow = (
     Option<i64>,
 );
 
-const FACTOR_COLUMNS: (
+type FactorColumns = (
     mf::id,
     mf::tenant_id,
     mf::user_id,
@@ -44,7 +44,9 @@ const FACTOR_COLUMNS: (
     mf::transports,
     mf::created_at,
     mf::last_used_at,
-) = (
+);
+
+const FACTOR_COLUMNS: FactorColumns = (
     mf::id,
     mf::tenant_id,
     mf::user_id,
