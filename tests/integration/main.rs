@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod account;
+mod admin_api;
 mod browser;
 mod cli;
 mod code_flow;

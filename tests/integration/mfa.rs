@@ -105,13 +105,13 @@ async fn step(
 }
 
 /// The TOTP secret an enrolment page shows.
-fn secret_in(html: &str) -> Secret<Vec<u8>> {
+pub fn secret_in(html: &str) -> Secret<Vec<u8>> {
     let start = html.find("id=\"totp-secret\">").expect("the secret is shown") + "id=\"totp-secret\">".len();
     totp::from_base32(&html[start..start + html[start..].find('<').unwrap()]).expect("base32")
 }
 
 /// The code of `secret` `offset` seconds from now.
-fn code(secret: &Secret<Vec<u8>>, offset: i64) -> String {
+pub fn code(secret: &Secret<Vec<u8>>, offset: i64) -> String {
     totp::code_at(secret, UnixTime(UnixTime::now().0 + offset))
 }
 

@@ -1,6 +1,7 @@
 //! Administrative use cases: validate everything first, then one store call that writes the
 //! change and its audit record in one transaction. Bad input changes nothing (IO1).
 
+pub mod authz;
 mod bootstrap;
 mod client;
 mod mfa;

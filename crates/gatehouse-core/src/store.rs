@@ -31,6 +31,8 @@ pub trait TenantStore {
     fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError>;
     /// The platform tenant, if created.
     fn platform_tenant(&self) -> Result<Option<Tenant>, StoreError>;
+    /// Every tenant, by slug.
+    fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 }
 
 /// Users and their roles (A1, AC5).
@@ -46,6 +48,15 @@ pub trait UserStore {
     fn user_roles(&self, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StoreError>;
     /// The user with this (normalized) e-mail address.
     fn user_by_email(&self, tenant_id: &str, email: &str) -> Result<Option<User>, StoreError>;
+    /// A page of the tenant's users by username: those after `after`, whose username or
+    /// e-mail contains `search` (case-insensitively), at most `limit`.
+    fn list_users(
+        &self,
+        tenant_id: &str,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError>;
     /// A1: replaces the password hash with one of the current parameters, only if it is still
     /// `old_hash` (a concurrent change wins); `true` when replaced.
     fn rehash_password(
@@ -478,10 +489,12 @@ pub trait AccountStore {
     ) -> Result<bool, StoreError>;
     /// The newest audit records of the tenant that the user did or that were done to them.
     fn audit_of_user(&self, tenant_id: &str, user_id: &str, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
-    /// Replaces the tenant's account policies.
+    /// Replaces the tenant's account policies, if they are still `before` (`Conflict` when
+    /// another change came first: no change overwrites another silently).
     fn set_tenant_policy(
         &self,
         tenant_id: &str,
+        before: &crate::model::TenantPolicy,
         policy: &crate::model::TenantPolicy,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;

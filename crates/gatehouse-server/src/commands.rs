@@ -114,6 +114,7 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
                 mfa,
                 passwordless,
                 recent_auth_minutes,
+                expected: None,
             };
             (out.json, tenant_update(config, &slug, &change))
         }

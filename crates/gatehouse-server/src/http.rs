@@ -17,6 +17,7 @@ use actix_web::web;
 /// The one route table of the HTTPS server.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     oauth::routes(cfg);
+    crate::api::routes(cfg);
     cfg.route("/", web::get().to(pages::home))
         .route("/healthz", web::get().to(health::live))
         .route("/readyz", web::get().to(health::ready))

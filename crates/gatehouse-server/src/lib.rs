@@ -2,6 +2,7 @@
 //! the `gatehouse` binary.
 
 pub mod alerts;
+pub mod api;
 pub mod audit_writer;
 pub mod backup;
 pub mod cache;

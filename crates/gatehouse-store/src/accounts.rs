@@ -360,15 +360,33 @@ impl AccountStore for Store {
         records_of_user(&mut *self.db.conn()?, tenant_id, user_id, limit)
     }
 
-    fn set_tenant_policy(&self, tenant_id: &str, policy: &TenantPolicy, audit: &AuditEvent) -> Result<(), StoreError> {
+    fn set_tenant_policy(
+        &self,
+        tenant_id: &str,
+        before: &TenantPolicy,
+        policy: &TenantPolicy,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_string(policy).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         self.db.write_tx(|conn| {
-            let n = diesel::update(tenants::table.filter(tenants::id.eq(tenant_id)))
-                .set(tenants::settings.eq(&json))
-                .execute(conn)
+            let stored: Option<String> = tenants::table
+                .filter(tenants::id.eq(tenant_id))
+                .select(tenants::settings)
+                .first(conn)
+                .optional()
                 .map_err(unavailable)?;
+            let Some(stored) = stored else { return Err(StoreError::NotFound("unknown tenant")) };
+            if serde_json::from_str::<TenantPolicy>(&stored).unwrap_or_default() != *before {
+                return Err(StoreError::Conflict("the tenant's policies changed meanwhile"));
+            }
+            // Conditional on the text read: a concurrent change in between makes this miss.
+            let n =
+                diesel::update(tenants::table.filter(tenants::id.eq(tenant_id)).filter(tenants::settings.eq(&stored)))
+                    .set(tenants::settings.eq(&json))
+                    .execute(conn)
+                    .map_err(unavailable)?;
             if n == 0 {
-                return Err(StoreError::NotFound("unknown tenant"));
+                return Err(StoreError::Conflict("the tenant's policies changed meanwhile"));
             }
             append_in(conn, &self.vault, audit).map(|_| ())
         })

@@ -77,4 +77,10 @@ impl TenantStore for Store {
             .map_err(unavailable)?;
         Ok(row.map(Tenant::from))
     }
+
+    fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let rows: Vec<Row> =
+            tenants::table.order(tenants::slug.asc()).load(&mut *self.db.conn()?).map_err(unavailable)?;
+        Ok(rows.into_iter().map(Tenant::from).collect())
+    }
 }

@@ -14,6 +14,8 @@ use crate::error::{unavailable, violated};
 use crate::schema::{auth_codes, refresh_tokens, role_assignments, roles, users, webauthn_ceremonies};
 use crate::session_end;
 
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = users)]
 struct Row {
@@ -123,6 +125,34 @@ impl UserStore for Store {
             .optional()
             .map_err(unavailable)?;
         Ok(row.map(User::from))
+    }
+
+    fn list_users(
+        &self,
+        tenant_id: &str,
+        search: Option<&str>,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<User>, StoreError> {
+        let mut query = users::table.filter(users::tenant_id.eq(tenant_id)).into_boxed();
+        if let Some(after) = after {
+            query = query.filter(users::username.gt(after.to_owned()));
+        }
+        if let Some(term) = search.filter(|t| !t.is_empty()) {
+            // The term is data, not a pattern: its wildcards are escaped.
+            let escaped: String = term
+                .to_lowercase()
+                .chars()
+                .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
+                .collect();
+            let pattern = format!("%{escaped}%");
+            query = query.filter(
+                users::username.like(pattern.clone()).escape('\\').or(lower(users::email).like(pattern).escape('\\')),
+            );
+        }
+        let rows: Vec<Row> =
+            query.order(users::username.asc()).limit(limit).load(&mut *self.db.conn()?).map_err(unavailable)?;
+        Ok(rows.into_iter().map(User::from).collect())
     }
 
     fn user_roles(&self, tenant_id: &str, user_id: &str) -> Result<Vec<String>, StoreError> {

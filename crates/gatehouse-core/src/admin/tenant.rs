@@ -68,6 +68,9 @@ pub struct PolicyChange {
     pub mfa: Option<crate::mfa::MfaPolicy>,
     pub passwordless: Option<bool>,
     pub recent_auth_minutes: Option<u16>,
+    /// The policies the change was made against (the API's `If-Match`): if the stored ones
+    /// differ, nothing changes (`Conflict`).
+    pub expected: Option<crate::model::TenantPolicy>,
 }
 
 /// A2, A9, AC3: changes a tenant's account policies, audited with before and after.
@@ -79,6 +82,9 @@ pub fn update_tenant_policy(
 ) -> Result<Tenant, AdminError> {
     let mut tenant = super::require_tenant(store, slug)?;
     let before = tenant.policy.clone();
+    if change.expected.as_ref().is_some_and(|expected| *expected != before) {
+        return Err(AdminError::Store(crate::StoreError::Conflict("the tenant's policies changed meanwhile")));
+    }
     let p = &mut tenant.policy;
     if let Some(n) = change.password_history {
         if n > 24 {
@@ -121,6 +127,6 @@ pub fn update_tenant_policy(
         .tenant(&tenant.id)
         .target(format!("tenant:{}", tenant.id))
         .details(json!({ "before": before, "after": tenant.policy }));
-    store.set_tenant_policy(&tenant.id, &tenant.policy, &audit)?;
+    store.set_tenant_policy(&tenant.id, &before, &tenant.policy, &audit)?;
     Ok(tenant)
 }

@@ -57,6 +57,12 @@ impl Caches {
     pub fn new(ttl: std::time::Duration) -> Self {
         Self { tenants: TtlCache::new(ttl), clients: TtlCache::new(ttl), keys: TtlCache::new(ttl) }
     }
+
+    /// Drops this node's cached tenant `slug` after a change made here (other nodes see it
+    /// when their entry expires).
+    pub fn forget_tenant(&self, slug: &str) {
+        self.tenants.remove(slug);
+    }
 }
 
 /// Runs blocking store work off the executor; any failure is `server_error`, its detail logged.

@@ -1,0 +1,241 @@
+//! The admin REST API under `/api/v1` (AC1, AC2, AC4, AC6): JSON, one core use case per
+//! endpoint (the same functions the CLI calls), authenticated by Gatehouse access tokens
+//! (`auth`), authorised by the one permission table (`core::admin::authz`) before every use
+//! case, refusals audited, errors as RFC 9457 problems, changes guarded by `If-Match`, and an
+//! OpenAPI 3.1 document generated from the handlers.
+
+pub mod auth;
+pub mod problem;
+pub mod tenants;
+pub mod users;
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use gatehouse_core::StoreError;
+use gatehouse_core::admin::AdminError;
+use gatehouse_core::admin::authz::{Action, Denied, permitted, reaches_other_tenants};
+use gatehouse_core::flow::secret_hash;
+use utoipa::OpenApi;
+
+use self::auth::{Caller, authenticate, refuse};
+use self::problem::Problem;
+use crate::http::oauth::context::TenantEntry;
+use crate::state::AppState;
+
+/// The API's routes, one table: the router and the route-coverage test both read it, and the
+/// OpenAPI document must list exactly these.
+macro_rules! api_routes {
+    ($each:ident) => {
+        $each! {
+            (get, "/tenants", tenants::list),
+            (post, "/tenants", tenants::create),
+            (get, "/tenants/{slug}", tenants::read),
+            (patch, "/tenants/{slug}/policy", tenants::update_policy),
+            (get, "/tenants/{slug}/users", users::list),
+            (post, "/tenants/{slug}/users", users::create),
+            (get, "/tenants/{slug}/users/{username}", users::read),
+            (delete, "/tenants/{slug}/users/{username}", users::delete),
+            (post, "/tenants/{slug}/users/{username}/unlock", users::unlock),
+            (post, "/tenants/{slug}/users/{username}/mfa/reset", users::reset_mfa),
+            (post, "/tenants/{slug}/users/{username}/sessions/end", users::end_sessions),
+        }
+    };
+}
+
+macro_rules! register {
+    ($(($method:ident, $path:literal, $handler:path)),* $(,)?) => {
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(cfg.route($path, web::$method().to($handler));)*
+        }
+
+        /// Every route of the API: (method, path).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+    };
+}
+
+api_routes!(register);
+
+/// The OpenAPI 3.1 document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Gatehouse admin API", description = "Administration of tenants and users (AC1–AC6)."),
+    servers((url = "/api/v1")),
+    paths(
+        tenants::list,
+        tenants::create,
+        tenants::read,
+        tenants::update_policy,
+        users::list,
+        users::create,
+        users::read,
+        users::delete,
+        users::unlock,
+        users::reset_mfa,
+        users::end_sessions,
+    ),
+    components(schemas(problem::ProblemBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+)]
+pub struct ApiDoc;
+
+/// The bearer scheme every operation requires.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some(
+                "A Gatehouse access token for the audience `{public_url}/api`, from a sign-in with a second factor.",
+            ))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// `GET /api/v1/openapi.json`.
+async fn openapi_json() -> HttpResponse {
+    match ApiDoc::openapi().to_json() {
+        Ok(json) => HttpResponse::Ok().content_type("application/json").body(json),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+/// Routes under `/api/v1`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(web::JsonConfig::default().error_handler(|e, req| {
+                tracing::info!(error = %e, "admin API body refused");
+                actix_web::error::InternalError::from_response(
+                    e,
+                    Problem::explained(
+                        actix_web::http::StatusCode::BAD_REQUEST,
+                        "Invalid request",
+                        "the body is not the JSON this operation takes",
+                    )
+                    .respond(req),
+                )
+                .into()
+            }))
+            .route("/openapi.json", web::get().to(openapi_json))
+            .configure(register),
+    );
+}
+
+/// The authenticated caller and the tenant `slug`, once `action` there is permitted (AC2);
+/// a refusal is audited (AC6). An operator who may not reach other tenants is refused before
+/// the tenant is looked up, so a refusal never tells whether it exists (AC1).
+pub async fn admit(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    action: Action,
+) -> Result<(Caller, Arc<TenantEntry>), HttpResponse> {
+    let caller = authenticate(req, state).await.map_err(|p| p.respond(req))?;
+    let own = caller.tenant.tenant.slug == slug;
+    let reaches_others = reaches_other_tenants(&caller.operator, action);
+    let target = if own {
+        Some(caller.tenant.clone())
+    } else if reaches_others {
+        state.tenant(slug).await.map_err(|e| problem::internal(req, &e))?
+    } else {
+        None
+    };
+    let Some(target) = target else {
+        if reaches_others {
+            return Err(Problem::NOT_FOUND.respond(req));
+        }
+        return Err(refuse(req, state, &caller, action_name(action), &format!("tenant:{slug}"), "other tenant")
+            .await
+            .respond(req));
+    };
+    if let Err(why) = permitted(&caller.operator, action, &target.tenant.id) {
+        let reason = denied_text(why);
+        let target_name = format!("tenant:{}", target.tenant.id);
+        return Err(refuse(req, state, &caller, action_name(action), &target_name, reason).await.respond(req));
+    }
+    Ok((caller, target))
+}
+
+/// The audited name of an action.
+pub fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::TenantList => "tenant.list",
+        Action::TenantCreate => "tenant.create",
+        Action::TenantRead => "tenant.read",
+        Action::TenantPolicyUpdate => "tenant.policy",
+        Action::UserList => "user.list",
+        Action::UserRead => "user.read",
+        Action::UserCreate => "user.create",
+        Action::UserDelete => "user.delete",
+        Action::UserUnlock => "user.unlock",
+        Action::UserResetMfa => "user.mfa_reset",
+        Action::UserEndSessions => "user.end_sessions",
+    }
+}
+
+/// The audited reason of a refusal.
+pub fn denied_text(why: Denied) -> &'static str {
+    match why {
+        Denied::NotPermitted => "not permitted at this level",
+        Denied::TargetLevel => "the account is not of a lower level",
+    }
+}
+
+/// A core use case's failure as a problem: invalid input names its rule; a conflict and a
+/// missing record their fixed texts; anything else is internal.
+pub fn admin_problem(req: &HttpRequest, e: AdminError) -> HttpResponse {
+    match e {
+        AdminError::Invalid(rule) => Problem::invalid(rule).respond(req),
+        AdminError::Store(StoreError::Conflict(text)) => {
+            Problem { detail: Some(text.into()), ..Problem::CONFLICT }.respond(req)
+        }
+        AdminError::Store(StoreError::NotFound(_)) => Problem::NOT_FOUND.respond(req),
+        AdminError::Store(StoreError::Refused(text)) => Problem::invalid(text).respond(req),
+        other => {
+            tracing::error!(error = %other, "admin use case failed");
+            Problem::SERVER.respond(req)
+        }
+    }
+}
+
+/// A weak ETag of a representation (its SHA-256, shortened).
+pub fn etag_of(body: &serde_json::Value) -> String {
+    let hash = secret_hash(&body.to_string());
+    let hex: String = hash[..12].iter().map(|b| format!("{b:02x}")).collect();
+    format!("W/\"{hex}\"")
+}
+
+/// A JSON response with its ETag.
+pub fn with_etag(body: serde_json::Value) -> HttpResponse {
+    let etag = etag_of(&body);
+    let mut res = HttpResponse::Ok().json(body);
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// RFC 9110 §13.1.1: a change must name the version it was made against (428 without, 412
+/// when the resource changed since).
+pub fn check_if_match(req: &HttpRequest, current: &serde_json::Value) -> Result<(), Problem> {
+    let Some(sent) = req.headers().get(header::IF_MATCH).and_then(|v| v.to_str().ok()) else {
+        return Err(Problem::PRECONDITION_REQUIRED);
+    };
+    let etag = etag_of(current);
+    let matches = sent
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == etag || t.trim_start_matches("W/") == etag.trim_start_matches("W/"));
+    if matches { Ok(()) } else { Err(Problem::PRECONDITION_FAILED) }
+}
