@@ -399,3 +399,113 @@ async fn the_openapi_document_parses_and_holds_every_route() {
         .sum();
     assert_eq!(operations, ROUTES.len(), "the document lists no route the server lacks");
 }
+
+/// The shell block of `docs/admin-api.md`, run as written against the real binary.
+#[actix_web::test]
+async fn the_documented_automation_example_works_as_written() {
+    let doc = include_str!("../../docs/admin-api.md");
+    let start = doc.find("```sh\n").expect("a shell block") + "```sh\n".len();
+    let script = &doc[start..start + doc[start..].find("```").unwrap()];
+    let db = gatehouse_testkit::TestDatabase::sqlite();
+    let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
+    let gh = tokio::task::spawn_blocking(move || crate::support::BinaryServer::start(&dir, &url)).await.unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GATEHOUSE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("-euo")
+        .arg("pipefail")
+        .arg("-c")
+        .arg(script)
+        .env("BASE", &gh.base)
+        .env("CA", gh.cert_path())
+        .env("GATEHOUSE", env!("CARGO_BIN_EXE_gatehouse"))
+        .env("GATEHOUSE_DATA_DIR", db.dir.path())
+        .env("GATEHOUSE_DATABASE_URL", &db.url)
+        .env("GATEHOUSE_PUBLIC_URL", &gh.base);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "the example failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    // curl prints the bodies back to back: the last JSON value is the page of users.
+    let values: Vec<Value> = serde_json::Deserializer::from_str(&stdout).into_iter().collect::<Result<_, _>>().unwrap();
+    assert_eq!(values.len(), 3, "a tenant, a user, a page: {stdout}");
+    assert_eq!(values[0]["slug"], "acme");
+    let page = &values[2];
+    assert_eq!(page["items"][0]["username"], "alice", "{stdout}");
+    assert_eq!(page["items"][0]["invited"], true);
+}
+
+/// A confidential client-credentials client of `tenant` for the API, with `roles`.
+fn service_client(server: &TestServer, tenant: &str, name: &str, roles: &[&str]) -> (String, String) {
+    let store = &server.running.store;
+    let input = CreateClient {
+        tenant: tenant.into(),
+        name: name.into(),
+        client_type: "confidential".into(),
+        grant_types: vec!["client_credentials".into()],
+        scope: "admin".into(),
+        audiences: vec![api_audience()],
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        ..Default::default()
+    };
+    let created = admin::create_client(store, store.vault(), "test", &input, UnixTime::now()).unwrap();
+    (created.client.client_id, created.client_secret.unwrap().expose().clone())
+}
+
+#[actix_web::test]
+async fn service_clients_act_at_the_level_of_their_roles() {
+    for db in databases() {
+        let w = world(&db).await;
+        let s = &w.server;
+        let cc = |(id, secret): (String, String)| async move {
+            let res = s
+                .client
+                .post(s.url("/tenants/acme/token"))
+                .basic_auth(&id, Some(&secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap();
+            let body: Value = res.json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        };
+        let admin_token = cc(service_client(s, "acme", "provisioning", &["tenant-admin"])).await;
+        // AC5: the roles reach the token exactly as administered.
+        assert_eq!(crate::mfa::payload_of(&admin_token)["roles"], json!(["tenant-admin"]), "{db:?}");
+        let (status, _, _) = call(s, Some(&admin_token), Method::GET, "/tenants/acme/users", None, None).await;
+        assert_eq!(status, StatusCode::OK, "{db:?}");
+        let (status, _, _) =
+            call(s, Some(&admin_token), Method::POST, "/tenants/acme/users/uma/mfa/reset", None, None).await;
+        assert_eq!(status, StatusCode::OK, "{db:?}");
+        let (status, _, _) = call(s, Some(&admin_token), Method::GET, "/tenants/globex/users", None, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{db:?}: another tenant");
+        let records = s.running.store.audit_page(0, 100_000).unwrap();
+        let reset = records.iter().rev().find(|r| r.action == "user.mfa_reset").expect("the reset is audited");
+        assert!(reset.actor.starts_with("client:"), "{db:?}: the service client is the actor: {}", reset.actor);
+        // A client without an administrative role administers nothing.
+        let plain = cc(service_client(s, "acme", "reports", &[])).await;
+        let (status, _, _) = call(s, Some(&plain), Method::GET, "/tenants/acme/users", None, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{db:?}");
+        // Roles are for service clients only; platform-admin only in the platform tenant.
+        let store = &s.running.store;
+        for (tenant, kind, grants, role) in [
+            ("acme", "public", vec!["authorization_code"], "tenant-admin"),
+            ("acme", "confidential", vec!["client_credentials"], "platform-admin"),
+        ] {
+            let input = CreateClient {
+                tenant: tenant.into(),
+                name: format!("bad-{kind}-{role}"),
+                client_type: kind.into(),
+                redirect_uris: vec![REDIRECT.into()],
+                grant_types: grants.into_iter().map(str::to_owned).collect(),
+                scope: "admin".into(),
+                roles: vec![role.into()],
+                ..Default::default()
+            };
+            let refused = admin::create_client(store, store.vault(), "test", &input, UnixTime::now());
+            assert!(matches!(refused, Err(admin::AdminError::Invalid(_))), "{db:?}: {kind} {role}: {refused:?}");
+        }
+    }
+}

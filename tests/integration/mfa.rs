@@ -147,6 +147,11 @@ async fn tokens_of(server: &TestServer, client: &str, res: reqwest::Response) ->
     (payload(tokens["id_token"].as_str().unwrap()), tokens["access_token"].as_str().unwrap().to_owned())
 }
 
+/// The claims of a JWT (unverified: the tests' own tokens).
+pub fn payload_of(jwt: &str) -> Value {
+    payload(jwt)
+}
+
 fn payload(jwt: &str) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
 }

@@ -129,6 +129,9 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     /// Public keys for `private_key_jwt` client authentication (RFC 7523), a JWK set.
     pub jwks: Option<serde_json::Value>,
+    /// AC4, AC5: roles of a service client (confidential, client credentials), carried in
+    /// its access tokens; an administrative role lets it call the admin API at that level.
+    pub roles: Vec<String>,
 }
 
 impl Client {

@@ -196,6 +196,10 @@ pub enum ClientCommand {
         /// A JSON Web Key Set file of the client's public keys, for private_key_jwt.
         #[arg(long, value_name = "FILE")]
         jwks_file: Option<std::path::PathBuf>,
+        /// Roles of a service client (confidential, client_credentials), carried in its tokens;
+        /// `platform-admin`, `tenant-admin` or `helpdesk` let it use the admin API (AC4).
+        #[arg(long = "role", num_args = 1..)]
+        roles: Vec<String>,
         #[command(flatten)]
         out: JsonFlag,
     },

@@ -135,6 +135,7 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
                 web_origins,
                 backchannel_logout_uri,
                 jwks_file,
+                roles,
                 out,
             } = *command;
             let jwks = match jwks_file.map(std::fs::read_to_string).transpose() {
@@ -157,6 +158,7 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
                 signing_alg,
                 web_origins,
                 backchannel_logout_uri,
+                roles,
             };
             (out.json, client_create(config, input))
         }
@@ -296,6 +298,7 @@ fn client_create(config: &Config, input: CreateClient) -> anyhow::Result<Output>
         "web_origins": c.web_origins,
         "backchannel_logout_uri": c.backchannel_logout_uri,
         "private_key_jwt": c.jwks.is_some(),
+        "roles": c.roles,
     });
     let mut text = format!("created client {} ({})", c.name, c.client_id);
     if let Some(secret) = &created.client_secret {

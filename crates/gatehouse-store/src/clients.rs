@@ -41,6 +41,8 @@ struct Settings {
     backchannel_logout_uri: Option<String>,
     #[serde(default)]
     jwks: Option<serde_json::Value>,
+    #[serde(default)]
+    roles: Vec<String>,
 }
 
 fn to_json(list: &[String]) -> Result<String, StoreError> {
@@ -73,6 +75,7 @@ impl Row {
                 web_origins: c.web_origins.clone(),
                 backchannel_logout_uri: c.backchannel_logout_uri.clone(),
                 jwks: c.jwks.clone(),
+                roles: c.roles.clone(),
             })
             .map_err(unavailable)?,
         })
@@ -108,6 +111,7 @@ impl Row {
             web_origins: settings.web_origins,
             backchannel_logout_uri: settings.backchannel_logout_uri,
             jwks: settings.jwks,
+            roles: settings.roles,
         })
     }
 }

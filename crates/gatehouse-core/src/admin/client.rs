@@ -33,6 +33,34 @@ pub struct CreateClient {
     pub backchannel_logout_uri: Option<String>,
     /// A JWK set (JSON text) of public keys for `private_key_jwt`.
     pub jwks: Option<String>,
+    /// AC4, AC5: roles of a service client (confidential, client credentials only).
+    pub roles: Vec<String>,
+}
+
+/// AC4, AC5: roles go only to service clients (confidential, client credentials): a user's
+/// client acts with its user's roles, never its own. Names are checked like users' roles, and
+/// `platform-admin` exists only in the platform tenant.
+fn service_roles(
+    input: &CreateClient,
+    client_type: ClientType,
+    grants: &[GrantType],
+    platform_tenant: bool,
+) -> Result<Vec<String>, AdminError> {
+    if input.roles.is_empty() {
+        return Ok(Vec::new());
+    }
+    if client_type != ClientType::Confidential || !grants.contains(&GrantType::ClientCredentials) {
+        return Err(AdminError::invalid("only confidential clients with the client_credentials grant have roles"));
+    }
+    let mut roles = Vec::new();
+    for role in &input.roles {
+        let name = gatehouse_types::RoleName::parse(role).map_err(AdminError::invalid)?;
+        super::user::check_role_scope(&name, platform_tenant)?;
+        roles.push(name.as_str().to_owned());
+    }
+    roles.sort();
+    roles.dedup();
+    Ok(roles)
 }
 
 /// RFC 7523: a client's key set holds only public keys Gatehouse can verify with.
@@ -193,6 +221,7 @@ pub fn create_client(
         return Err(AdminError::invalid("only confidential clients authenticate with private_key_jwt"));
     }
     let tenant = require_tenant(store, &input.tenant)?;
+    let roles = service_roles(input, client_type, &grants, tenant.is_platform)?;
 
     let client_id = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
     let client_secret = (client_type == ClientType::Confidential).then(|| Secret::new(random_token()));
@@ -216,6 +245,7 @@ pub fn create_client(
         web_origins,
         backchannel_logout_uri,
         jwks,
+        roles,
     };
     let audit = AuditEvent::new(actor, "client.create")
         .tenant(&tenant.id)
@@ -233,6 +263,7 @@ pub fn create_client(
             "signing_alg": client.signing_alg,
             "web_origins": client.web_origins,
             "backchannel_logout_uri": client.backchannel_logout_uri,
+            "roles": client.roles,
         }}));
     store.create_client(&client, &audit)?;
     Ok(CreatedClient { client, client_secret })

@@ -26,7 +26,7 @@ pub struct CreateUser {
 }
 
 /// AC4: the platform-administrator role exists only in the platform tenant.
-fn check_role_scope(role: &RoleName, is_platform: bool) -> Result<(), AdminError> {
+pub(super) fn check_role_scope(role: &RoleName, is_platform: bool) -> Result<(), AdminError> {
     if role.as_str() == roles::PLATFORM_ADMIN && !is_platform {
         return Err(AdminError::invalid("the platform-admin role exists only in the platform tenant"));
     }

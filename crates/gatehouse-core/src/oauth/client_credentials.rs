@@ -81,7 +81,8 @@ pub fn issue(
         client_id: &client.client_id,
         scope: &scope,
         tenant: &tenant.slug,
-        roles: None,
+        // AC5: a service client's roles, exactly as administered.
+        roles: (!client.roles.is_empty()).then_some(client.roles.as_slice()),
         auth_time: None,
         acr: None,
         amr: None,
@@ -120,6 +121,7 @@ mod tests {
             web_origins: vec![],
             backchannel_logout_uri: None,
             jwks: None,
+            roles: Vec::new(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! Who calls the admin API (AC2, A6): a Gatehouse access token, validated with
 //! `gatehouse-guard` (the library resource servers use) against the issuing tenant's keys, for
-//! the admin API's audience, with a second factor in it (`acr`) and not revoked; the operator's
-//! level comes from their roles as stored now, not as the token remembers them, so a role taken
-//! away stops working at once. Anything that cannot be evaluated refuses (fail closed).
+//! the admin API's audience, not revoked; either a user's, from a sign-in with a second factor
+//! (`acr`), or a service client's (client credentials: automation). The caller's level comes
+//! from the roles as stored now, not as the token remembers them, so a role taken away stops
+//! working at once. Anything that cannot be evaluated refuses (fail closed).
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -12,9 +13,10 @@ use gatehouse_core::admin::authz::{Level, Operator};
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::jose::SigningAlg;
 use gatehouse_core::mfa::ACR_MFA;
-use gatehouse_core::store::{RevocationStore, UserStore};
+use gatehouse_core::store::{ClientStore, RevocationStore, UserStore};
 use gatehouse_guard::{Guard, GuardConfig, Policy};
 use gatehouse_types::ProtocolError;
+use gatehouse_types::{ClientType, GrantType};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -33,13 +35,14 @@ pub fn audience(public_url: &str) -> String {
 pub struct Caller {
     pub operator: Operator,
     pub tenant: Arc<TenantEntry>,
-    pub user_id: String,
+    /// The audit actor: `user:{id}` or `client:{id}`.
+    actor: String,
 }
 
 impl Caller {
     /// The audit actor of the caller.
     pub fn actor(&self) -> String {
-        format!("user:{}", self.user_id)
+        self.actor.clone()
     }
 }
 
@@ -81,10 +84,6 @@ async fn try_authenticate(req: &HttpRequest, state: &AppState) -> Result<Result<
     let config = GuardConfig::new(tenant.issuer.clone(), [audience(&state.config.public_url)]);
     let guard = Guard::with_jwks(config, jwks).map_err(|e| ProtocolError::server(e.to_string()))?;
     let Ok(claims) = guard.validate(token).await else { return Ok(Err("token refused by the guard")) };
-    // A6: administrative actions need a sign-in with a second factor.
-    if Policy::new().acr([ACR_MFA]).check(&claims, gatehouse_core::UnixTime::now().0).is_err() {
-        return Ok(Err("no second factor in the token"));
-    }
     if claims.tenant.as_deref() != Some(tenant.tenant.slug.as_str()) {
         return Ok(Err("tenant claim mismatch"));
     }
@@ -94,15 +93,31 @@ async fn try_authenticate(req: &HttpRequest, state: &AppState) -> Result<Result<
             return Ok(Err("revoked token"));
         }
     }
-    let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), claims.subject.clone());
-    let Some(user) = blocking(move || store.user_by_id(&t, &u)).await?.filter(|u| !u.disabled) else {
-        return Ok(Err("no such enabled user (service tokens are not admitted yet)"));
+    // A client-credentials token names the client as its subject and has no sign-in.
+    let service = claims.auth_time.is_none() && claims.subject == claims.client_id;
+    let (roles, actor) = if service {
+        let (store, t, c) = (state.store.clone(), tenant.tenant.id.clone(), claims.client_id.clone());
+        let Some(client) = blocking(move || store.client_by_id(&t, &c)).await?.filter(|c| {
+            c.client_type == ClientType::Confidential && c.grant_types.contains(&GrantType::ClientCredentials)
+        }) else {
+            return Ok(Err("no such service client"));
+        };
+        (client.roles, format!("client:{}", client.client_id))
+    } else {
+        // A6: administrative actions need a sign-in with a second factor.
+        if Policy::new().acr([ACR_MFA]).check(&claims, gatehouse_core::UnixTime::now().0).is_err() {
+            return Ok(Err("no second factor in the token"));
+        }
+        let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), claims.subject.clone());
+        let Some(user) = blocking(move || store.user_by_id(&t, &u)).await?.filter(|u| !u.disabled) else {
+            return Ok(Err("no such enabled user"));
+        };
+        let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), user.id.clone());
+        (blocking(move || store.user_roles(&t, &u)).await?, format!("user:{}", user.id))
     };
-    let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), user.id.clone());
-    let roles = blocking(move || store.user_roles(&t, &u)).await?;
     let operator =
         Operator { tenant_id: tenant.tenant.id.clone(), level: Level::of(&roles, tenant.tenant.is_platform) };
-    Ok(Ok(Caller { operator, tenant, user_id: user.id }))
+    Ok(Ok(Caller { operator, tenant, actor }))
 }
 
 /// AC6: a refused administrative request is audited, then answered 403.
