@@ -4,6 +4,7 @@
 
 mod account;
 mod admin_api;
+mod admin_objects;
 mod browser;
 mod cli;
 mod code_flow;

@@ -10,11 +10,16 @@ mod tenant;
 mod user;
 
 pub use bootstrap::{Bootstrap, bootstrap_platform};
-pub use client::{CreateClient, CreatedClient, client_secret_hash, create_client};
+pub use client::{
+    CreateClient, CreatedClient, client_secret_hash, create_client, delete_client, input_of, require_client,
+    rotate_client_secret, settings_of, update_client,
+};
 pub use mfa::{FactorSummary, reset_user_mfa, user_factors};
 pub use sessions::{end_user_sessions, user_sessions};
 pub use tenant::{CreateTenant, PolicyChange, create_tenant, update_tenant_policy};
-pub use user::{CreateUser, PasswordReset, create_user, delete_user, require_user, reset_password, unlock_user};
+pub use user::{
+    CreateUser, PasswordReset, create_user, delete_user, require_user, reset_password, set_user_roles, unlock_user,
+};
 
 use crate::StoreError;
 use crate::model::Tenant;

@@ -23,6 +23,10 @@ pub enum StoreError {
     Refused(String),
 }
 
+/// A conditional change found the record changed since the caller read it (RFC 9110 §13.1.1:
+/// the admin API answers 412).
+pub const CHANGED_MEANWHILE: StoreError = StoreError::Conflict("changed by someone else since it was read");
+
 /// Tenants (AC1).
 pub trait TenantStore {
     /// Inserts a tenant; a taken slug is `Conflict`.
@@ -114,6 +118,48 @@ pub trait ClientStore {
     fn client_by_id(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>, StoreError>;
     /// Every web origin some client of the tenant registered (CORS preflights, O7).
     fn tenant_web_origins(&self, tenant_id: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// Which audit records an administrator asks for (L3, AC6). Every field narrows; `tenant_id`
+/// is set for everyone but a platform administrator (AC1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub tenant_id: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    /// Records at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Records before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// Records with a smaller sequence number (the cursor: newest first).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// Administrative reads and changes beyond creation (AC1: every call names its tenant; L3:
+/// every change writes its audit event in the same transaction).
+pub trait AdminStore {
+    /// The tenant's clients, by name.
+    fn list_clients(&self, tenant_id: &str) -> Result<Vec<Client>, StoreError>;
+    /// Replaces `before` with `after` (same tenant and id) only if the stored client still
+    /// equals `before` (`Conflict` otherwise: someone changed it meanwhile).
+    fn replace_client(&self, before: &Client, after: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Deletes a client with its codes, refresh tokens, consents and session links.
+    fn delete_client(&self, tenant_id: &str, client_id: &str, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Replaces the user's roles, only if they are still `before` (`Conflict` otherwise).
+    fn set_user_roles(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        before: &[String],
+        roles: &[String],
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// The tenant's roles with how many users hold each, by name.
+    fn list_roles(&self, tenant_id: &str) -> Result<Vec<(String, i64)>, StoreError>;
+    /// Audit records matching `filter`, newest first.
+    fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
 /// The audit log (L3).

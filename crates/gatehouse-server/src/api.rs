@@ -4,7 +4,11 @@
 //! case, refusals audited, errors as RFC 9457 problems, changes guarded by `If-Match`, and an
 //! OpenAPI 3.1 document generated from the handlers.
 
+pub mod accounts;
+pub mod audit;
 pub mod auth;
+pub mod clients;
+pub mod keys;
 pub mod problem;
 pub mod tenants;
 pub mod users;
@@ -17,6 +21,8 @@ use gatehouse_core::StoreError;
 use gatehouse_core::admin::AdminError;
 use gatehouse_core::admin::authz::{Action, Denied, permitted, reaches_other_tenants};
 use gatehouse_core::flow::secret_hash;
+use gatehouse_core::store::CHANGED_MEANWHILE;
+use gatehouse_types::ProtocolError;
 use utoipa::OpenApi;
 
 use self::auth::{Caller, authenticate, refuse};
@@ -40,6 +46,22 @@ macro_rules! api_routes {
             (post, "/tenants/{slug}/users/{username}/unlock", users::unlock),
             (post, "/tenants/{slug}/users/{username}/mfa/reset", users::reset_mfa),
             (post, "/tenants/{slug}/users/{username}/sessions/end", users::end_sessions),
+            (put, "/tenants/{slug}/users/{username}/roles", accounts::set_roles),
+            (post, "/tenants/{slug}/users/{username}/password", accounts::reset_password),
+            (get, "/tenants/{slug}/users/{username}/sessions", accounts::sessions),
+            (delete, "/tenants/{slug}/users/{username}/sessions/{sid}", accounts::end_session),
+            (get, "/tenants/{slug}/roles", accounts::roles),
+            (get, "/tenants/{slug}/clients", clients::list),
+            (post, "/tenants/{slug}/clients", clients::create),
+            (get, "/tenants/{slug}/clients/{client_id}", clients::read),
+            (patch, "/tenants/{slug}/clients/{client_id}", clients::update),
+            (delete, "/tenants/{slug}/clients/{client_id}", clients::delete),
+            (post, "/tenants/{slug}/clients/{client_id}/secret", clients::rotate_secret),
+            (get, "/tenants/{slug}/keys", keys::list),
+            (post, "/tenants/{slug}/keys/rotate", keys::rotate),
+            (get, "/tenants/{slug}/audit", audit::tenant),
+            (get, "/audit", audit::all),
+            (get, "/audit/verify", audit::verify),
         }
     };
 }
@@ -60,7 +82,7 @@ api_routes!(register);
 /// The OpenAPI 3.1 document of the API.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Gatehouse admin API", description = "Administration of tenants and users (AC1–AC6)."),
+    info(title = "Gatehouse admin API", description = "Administration of tenants, users, roles, clients, signing keys and the audit log (AC1–AC6)."),
     servers((url = "/api/v1")),
     paths(
         tenants::list,
@@ -74,6 +96,22 @@ api_routes!(register);
         users::unlock,
         users::reset_mfa,
         users::end_sessions,
+        accounts::set_roles,
+        accounts::reset_password,
+        accounts::sessions,
+        accounts::end_session,
+        accounts::roles,
+        clients::list,
+        clients::create,
+        clients::read,
+        clients::update,
+        clients::delete,
+        clients::rotate_secret,
+        keys::list,
+        keys::rotate,
+        audit::tenant,
+        audit::all,
+        audit::verify,
     ),
     components(schemas(problem::ProblemBody)),
     modifiers(&BearerAuth),
@@ -180,6 +218,20 @@ pub fn action_name(action: Action) -> &'static str {
         Action::UserUnlock => "user.unlock",
         Action::UserResetMfa => "user.mfa_reset",
         Action::UserEndSessions => "user.end_sessions",
+        Action::UserSetRoles => "user.roles",
+        Action::UserResetPassword => "user.password_reset",
+        Action::UserSessions => "user.sessions",
+        Action::RoleList => "role.list",
+        Action::ClientList => "client.list",
+        Action::ClientRead => "client.read",
+        Action::ClientCreate => "client.create",
+        Action::ClientUpdate => "client.update",
+        Action::ClientRotateSecret => "client.rotate_secret",
+        Action::ClientDelete => "client.delete",
+        Action::KeyList => "key.list",
+        Action::KeyRotate => "key.rotate",
+        Action::AuditRead => "audit.read",
+        Action::AuditVerify => "audit.verify",
     }
 }
 
@@ -195,6 +247,7 @@ pub fn denied_text(why: Denied) -> &'static str {
 /// missing record their fixed texts; anything else is internal.
 pub fn admin_problem(req: &HttpRequest, e: AdminError) -> HttpResponse {
     match e {
+        AdminError::Store(e) if e == CHANGED_MEANWHILE => Problem::PRECONDITION_FAILED.respond(req),
         AdminError::Invalid(rule) => Problem::invalid(rule).respond(req),
         AdminError::Store(StoreError::Conflict(text)) => {
             Problem { detail: Some(text.into()), ..Problem::CONFLICT }.respond(req)
@@ -205,6 +258,18 @@ pub fn admin_problem(req: &HttpRequest, e: AdminError) -> HttpResponse {
             tracing::error!(error = %other, "admin use case failed");
             Problem::SERVER.respond(req)
         }
+    }
+}
+
+/// Runs a blocking core use case; its failure as a problem ([`admin_problem`]).
+pub async fn run<T: Send + 'static>(
+    req: &HttpRequest,
+    f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, HttpResponse> {
+    match web::block(f).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(admin_problem(req, e)),
+        Err(e) => Err(problem::internal(req, &ProtocolError::server(e))),
     }
 }
 

@@ -17,7 +17,7 @@ const AUDIT_LOCK: i64 = 0x6761_7465_6175;
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = audit_log, treat_none_as_default_value = false)]
-struct Row {
+pub(crate) struct Row {
     seq: i64,
     at: i64,
     tenant_id: Option<String>,

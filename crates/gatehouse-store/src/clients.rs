@@ -13,9 +13,9 @@ use crate::audit::append_in;
 use crate::error::{map_err, unavailable};
 use crate::schema::clients;
 
-#[derive(Queryable, Insertable)]
-#[diesel(table_name = clients)]
-struct Row {
+#[derive(Queryable, Insertable, AsChangeset, Clone, PartialEq, Eq)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+pub(crate) struct Row {
     client_id: String,
     tenant_id: String,
     name: String,
@@ -54,7 +54,7 @@ fn from_json(text: &str) -> Result<Vec<String>, StoreError> {
 }
 
 impl Row {
-    fn from_client(c: &Client) -> Result<Self, StoreError> {
+    pub(crate) fn from_client(c: &Client) -> Result<Self, StoreError> {
         Ok(Self {
             client_id: c.client_id.clone(),
             tenant_id: c.tenant_id.clone(),
@@ -83,7 +83,7 @@ impl Row {
 
     /// Rows are re-validated on the way out: a row edited into an unknown type or grant fails
     /// closed rather than granting something.
-    fn into_client(self) -> Result<Client, StoreError> {
+    pub(crate) fn into_client(self) -> Result<Client, StoreError> {
         let client_type = ClientType::parse(&self.client_type).map_err(unavailable)?;
         let grant_types = self
             .grant_types

@@ -3,6 +3,7 @@
 //! storage traits of `gatehouse-core`.
 
 mod accounts;
+mod admin;
 mod audit;
 mod clients;
 mod conn;

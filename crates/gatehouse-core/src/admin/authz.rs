@@ -48,11 +48,25 @@ pub enum Action {
     UserUnlock,
     UserResetMfa,
     UserEndSessions,
+    UserSetRoles,
+    UserResetPassword,
+    UserSessions,
+    RoleList,
+    ClientList,
+    ClientRead,
+    ClientCreate,
+    ClientUpdate,
+    ClientRotateSecret,
+    ClientDelete,
+    KeyList,
+    KeyRotate,
+    AuditRead,
+    AuditVerify,
 }
 
 impl Action {
     /// Every action, for the table-driven tests and the documentation.
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 25] = [
         Self::TenantList,
         Self::TenantCreate,
         Self::TenantRead,
@@ -64,13 +78,34 @@ impl Action {
         Self::UserUnlock,
         Self::UserResetMfa,
         Self::UserEndSessions,
+        Self::UserSetRoles,
+        Self::UserResetPassword,
+        Self::UserSessions,
+        Self::RoleList,
+        Self::ClientList,
+        Self::ClientRead,
+        Self::ClientCreate,
+        Self::ClientUpdate,
+        Self::ClientRotateSecret,
+        Self::ClientDelete,
+        Self::KeyList,
+        Self::KeyRotate,
+        Self::AuditRead,
+        Self::AuditVerify,
     ];
 
     /// Whether the action changes a user account (the target's level is checked too).
     pub fn on_user(self) -> bool {
         matches!(
             self,
-            Self::UserRead | Self::UserDelete | Self::UserUnlock | Self::UserResetMfa | Self::UserEndSessions
+            Self::UserRead
+                | Self::UserDelete
+                | Self::UserUnlock
+                | Self::UserResetMfa
+                | Self::UserEndSessions
+                | Self::UserSetRoles
+                | Self::UserResetPassword
+                | Self::UserSessions
         )
     }
 }
@@ -88,9 +123,11 @@ use Action::*;
 use Level::*;
 use Reach::*;
 
-/// AC2, AC4: the permission table. A platform administrator administers every tenant; a
-/// tenant administrator their own; a help-desk operator unlocks, resets factors and ends
-/// sessions of the users of their own tenant. Nothing else is allowed.
+/// AC2, AC4: the permission table. A platform administrator administers every tenant and
+/// alone verifies the whole audit chain; a tenant administrator administers their own tenant
+/// (users, clients, keys, policies, its audit records); a help-desk operator looks users up,
+/// unlocks them, resets their password and factors and ends their sessions, in their own
+/// tenant. Nothing else is allowed.
 pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (PlatformAdmin, TenantList, Any),
     (PlatformAdmin, TenantCreate, Any),
@@ -103,6 +140,20 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (PlatformAdmin, UserUnlock, Any),
     (PlatformAdmin, UserResetMfa, Any),
     (PlatformAdmin, UserEndSessions, Any),
+    (PlatformAdmin, UserSetRoles, Any),
+    (PlatformAdmin, UserResetPassword, Any),
+    (PlatformAdmin, UserSessions, Any),
+    (PlatformAdmin, RoleList, Any),
+    (PlatformAdmin, ClientList, Any),
+    (PlatformAdmin, ClientRead, Any),
+    (PlatformAdmin, ClientCreate, Any),
+    (PlatformAdmin, ClientUpdate, Any),
+    (PlatformAdmin, ClientRotateSecret, Any),
+    (PlatformAdmin, ClientDelete, Any),
+    (PlatformAdmin, KeyList, Any),
+    (PlatformAdmin, KeyRotate, Any),
+    (PlatformAdmin, AuditRead, Any),
+    (PlatformAdmin, AuditVerify, Any),
     (TenantAdmin, TenantRead, Own),
     (TenantAdmin, TenantPolicyUpdate, Own),
     (TenantAdmin, UserList, Own),
@@ -112,12 +163,28 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (TenantAdmin, UserUnlock, Own),
     (TenantAdmin, UserResetMfa, Own),
     (TenantAdmin, UserEndSessions, Own),
+    (TenantAdmin, UserSetRoles, Own),
+    (TenantAdmin, UserResetPassword, Own),
+    (TenantAdmin, UserSessions, Own),
+    (TenantAdmin, RoleList, Own),
+    (TenantAdmin, ClientList, Own),
+    (TenantAdmin, ClientRead, Own),
+    (TenantAdmin, ClientCreate, Own),
+    (TenantAdmin, ClientUpdate, Own),
+    (TenantAdmin, ClientRotateSecret, Own),
+    (TenantAdmin, ClientDelete, Own),
+    (TenantAdmin, KeyList, Own),
+    (TenantAdmin, KeyRotate, Own),
+    (TenantAdmin, AuditRead, Own),
     (Helpdesk, TenantRead, Own),
     (Helpdesk, UserList, Own),
     (Helpdesk, UserRead, Own),
     (Helpdesk, UserUnlock, Own),
     (Helpdesk, UserResetMfa, Own),
     (Helpdesk, UserEndSessions, Own),
+    (Helpdesk, UserResetPassword, Own),
+    (Helpdesk, UserSessions, Own),
+    (Helpdesk, RoleList, Own),
 ];
 
 /// Who asks: their level in their own tenant.
@@ -176,10 +243,21 @@ mod tests {
         for action in Action::ALL {
             for (level, own_ok, other_ok) in [
                 (PlatformAdmin, true, true),
-                (TenantAdmin, !matches!(action, TenantList | TenantCreate), false),
+                (TenantAdmin, !matches!(action, TenantList | TenantCreate | AuditVerify), false),
                 (
                     Helpdesk,
-                    matches!(action, TenantRead | UserList | UserRead | UserUnlock | UserResetMfa | UserEndSessions),
+                    matches!(
+                        action,
+                        TenantRead
+                            | UserList
+                            | UserRead
+                            | UserUnlock
+                            | UserResetMfa
+                            | UserEndSessions
+                            | UserResetPassword
+                            | UserSessions
+                            | RoleList
+                    ),
                     false,
                 ),
                 (User, false, false),

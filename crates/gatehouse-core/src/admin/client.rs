@@ -10,9 +10,9 @@ use crate::UnixTime;
 use crate::audit::AuditEvent;
 use crate::crypto::{KeyKind, Vault, random_bytes, random_token};
 use crate::jose::SigningAlg;
-use crate::model::Client;
+use crate::model::{Client, Tenant};
 use crate::oauth::client_credentials::is_user_scope;
-use crate::store::{ClientStore, TenantStore};
+use crate::store::{AdminStore, ClientStore, TenantStore};
 
 /// Input of `client create`.
 #[derive(Debug, Clone, Default)]
@@ -174,14 +174,15 @@ fn parse_uris(uris: &[String]) -> Result<Vec<RedirectUri>, AdminError> {
     Ok(out)
 }
 
-/// Registers a client in a tenant; returns the secret once for a confidential client.
-pub fn create_client(
-    store: &(impl TenantStore + ClientStore),
-    vault: &Vault,
-    actor: &str,
+/// Every rule of a client's settings (O2, O3, O4, O7, IO1) applied to `input`, as the client
+/// `client_id` of `tenant` created at `created_at` with `secret_hash`.
+fn build(
     input: &CreateClient,
-    now: UnixTime,
-) -> Result<CreatedClient, AdminError> {
+    tenant: &Tenant,
+    client_id: String,
+    secret_hash: Option<Vec<u8>>,
+    created_at: i64,
+) -> Result<Client, AdminError> {
     check_client_name(&input.name)?;
     let client_type = ClientType::parse(&input.client_type).map_err(AdminError::invalid)?;
     let redirects = parse_uris(&input.redirect_uris)?;
@@ -220,13 +221,8 @@ pub fn create_client(
     if jwks.is_some() && client_type != ClientType::Confidential {
         return Err(AdminError::invalid("only confidential clients authenticate with private_key_jwt"));
     }
-    let tenant = require_tenant(store, &input.tenant)?;
     let roles = service_roles(input, client_type, &grants, tenant.is_platform)?;
-
-    let client_id = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
-    let client_secret = (client_type == ClientType::Confidential).then(|| Secret::new(random_token()));
-    let secret_hash = client_secret.as_ref().map(|s| client_secret_hash(vault, &client_id, s)).transpose()?;
-    let client = Client {
+    Ok(Client {
         client_id,
         tenant_id: tenant.id.clone(),
         name: input.name.clone(),
@@ -237,7 +233,7 @@ pub fn create_client(
         grant_types: grants,
         scope: scope.to_string(),
         first_party: input.first_party,
-        created_at: now.0,
+        created_at,
         audiences: input.audiences.clone(),
         access_token_ttl,
         refresh_token_ttl,
@@ -246,25 +242,127 @@ pub fn create_client(
         backchannel_logout_uri,
         jwks,
         roles,
-    };
+    })
+}
+
+/// The audited settings of a client (never its secret, L4).
+pub fn settings_of(c: &Client) -> serde_json::Value {
+    json!({
+        "name": c.name,
+        "type": c.client_type.as_str(),
+        "redirect_uris": c.redirect_uris,
+        "post_logout_redirect_uris": c.post_logout_redirect_uris,
+        "grant_types": c.grant_types,
+        "scope": c.scope,
+        "first_party": c.first_party,
+        "audiences": c.audiences,
+        "access_token_ttl": c.access_token_ttl,
+        "refresh_token_ttl": c.refresh_token_ttl,
+        "signing_alg": c.signing_alg,
+        "web_origins": c.web_origins,
+        "backchannel_logout_uri": c.backchannel_logout_uri,
+        "jwks": c.jwks,
+        "roles": c.roles,
+    })
+}
+
+/// The settings of `c` as the input that would recreate them (the base of a partial change).
+pub fn input_of(c: &Client, tenant_slug: &str) -> CreateClient {
+    CreateClient {
+        tenant: tenant_slug.to_owned(),
+        name: c.name.clone(),
+        client_type: c.client_type.as_str().to_owned(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        grant_types: c.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
+        scope: c.scope.clone(),
+        first_party: c.first_party,
+        audiences: c.audiences.clone(),
+        access_token_ttl: Some(c.access_token_ttl),
+        refresh_token_ttl: Some(c.refresh_token_ttl),
+        signing_alg: Some(c.signing_alg.as_str().to_owned()),
+        web_origins: c.web_origins.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        jwks: c.jwks.as_ref().map(|j| j.to_string()),
+        roles: c.roles.clone(),
+    }
+}
+
+/// Registers a client in a tenant; returns the secret once for a confidential client.
+pub fn create_client(
+    store: &(impl TenantStore + ClientStore),
+    vault: &Vault,
+    actor: &str,
+    input: &CreateClient,
+    now: UnixTime,
+) -> Result<CreatedClient, AdminError> {
+    let tenant = require_tenant(store, &input.tenant)?;
+    let client_id = URL_SAFE_NO_PAD.encode(random_bytes::<16>());
+    // Validated before a secret is made; the hash is bound to the id, so it comes after.
+    let mut client = build(input, &tenant, client_id, None, now.0)?;
+    let client_secret = (client.client_type == ClientType::Confidential).then(|| Secret::new(random_token()));
+    client.secret_hash = client_secret.as_ref().map(|s| client_secret_hash(vault, &client.client_id, s)).transpose()?;
     let audit = AuditEvent::new(actor, "client.create")
         .tenant(&tenant.id)
         .target(format!("client:{}", client.client_id))
-        .details(json!({ "after": {
-            "name": client.name,
-            "type": client.client_type.as_str(),
-            "redirect_uris": client.redirect_uris,
-            "post_logout_redirect_uris": client.post_logout_redirect_uris,
-            "grant_types": client.grant_types,
-            "scope": client.scope,
-            "first_party": client.first_party,
-            "audiences": client.audiences,
-            "access_token_ttl": client.access_token_ttl,
-            "signing_alg": client.signing_alg,
-            "web_origins": client.web_origins,
-            "backchannel_logout_uri": client.backchannel_logout_uri,
-            "roles": client.roles,
-        }}));
+        .details(json!({ "after": settings_of(&client) }));
     store.create_client(&client, &audit)?;
     Ok(CreatedClient { client, client_secret })
+}
+
+/// The client `client_id` of the tenant, or `NotFound`.
+pub fn require_client(store: &impl ClientStore, tenant_id: &str, client_id: &str) -> Result<Client, AdminError> {
+    store.client_by_id(tenant_id, client_id)?.ok_or(AdminError::Store(crate::StoreError::NotFound("unknown client")))
+}
+
+/// O3: changes the settings of `before` (as the administrator read it) to `input`; the id,
+/// type, secret and creation time stay. A change made meanwhile is a conflict.
+pub fn update_client(
+    store: &(impl TenantStore + AdminStore),
+    actor: &str,
+    before: &Client,
+    input: &CreateClient,
+) -> Result<Client, AdminError> {
+    let tenant = require_tenant(store, &input.tenant)?;
+    if tenant.id != before.tenant_id {
+        return Err(AdminError::Store(crate::StoreError::NotFound("unknown client")));
+    }
+    if input.client_type != before.client_type.as_str() {
+        return Err(AdminError::invalid("a client's type cannot change: register a new client"));
+    }
+    let after = build(input, &tenant, before.client_id.clone(), before.secret_hash.clone(), before.created_at)?;
+    let audit = AuditEvent::new(actor, "client.update")
+        .tenant(&tenant.id)
+        .target(format!("client:{}", before.client_id))
+        .details(json!({ "before": settings_of(before), "after": settings_of(&after) }));
+    store.replace_client(before, &after, &audit)?;
+    Ok(after)
+}
+
+/// O3: a new secret for a confidential client, shown once; the old one stops working at once.
+pub fn rotate_client_secret(
+    store: &impl AdminStore,
+    vault: &Vault,
+    actor: &str,
+    before: &Client,
+) -> Result<Secret<String>, AdminError> {
+    if before.client_type != ClientType::Confidential {
+        return Err(AdminError::invalid("only a confidential client has a secret"));
+    }
+    let secret = Secret::new(random_token());
+    let after = Client { secret_hash: Some(client_secret_hash(vault, &before.client_id, &secret)?), ..before.clone() };
+    let audit = AuditEvent::new(actor, "client.secret_rotate")
+        .tenant(&before.tenant_id)
+        .target(format!("client:{}", before.client_id));
+    store.replace_client(before, &after, &audit)?;
+    Ok(secret)
+}
+
+/// Deletes a client; what it was issued (codes, refresh tokens, consents) goes with it.
+pub fn delete_client(store: &impl AdminStore, actor: &str, client: &Client) -> Result<(), AdminError> {
+    let audit = AuditEvent::new(actor, "client.delete")
+        .tenant(&client.tenant_id)
+        .target(format!("client:{}", client.client_id))
+        .details(json!({ "before": settings_of(client) }));
+    Ok(store.delete_client(&client.tenant_id, &client.client_id, &audit)?)
 }

@@ -162,3 +162,36 @@ pub fn delete_user(
     let audit = AuditEvent::new(actor, "user.delete").tenant(&t.id).target(format!("user:{}", user.id));
     Ok(store.delete_user(&t.id, &user.id, now.0, &audit)?)
 }
+
+/// AC5: replaces the roles of `user` (whose roles were `before` when the administrator read
+/// them) with `roles`; names are checked as at creation, and the platform's last
+/// administrator keeps the role (AC4). A change made meanwhile is a conflict.
+pub fn set_user_roles(
+    store: &(impl TenantStore + UserStore + crate::store::AdminStore),
+    actor: &str,
+    tenant: &str,
+    user: &User,
+    before: &[String],
+    roles: &[String],
+) -> Result<Vec<String>, AdminError> {
+    let t = require_tenant(store, tenant)?;
+    let mut names =
+        roles.iter().map(|r| RoleName::parse(r)).collect::<Result<Vec<_>, _>>().map_err(AdminError::invalid)?;
+    for role in &names {
+        check_role_scope(role, t.is_platform)?;
+    }
+    names.sort();
+    names.dedup();
+    let after: Vec<String> = names.iter().map(|r| r.as_str().to_owned()).collect();
+    let loses_admin =
+        before.iter().any(|r| r == roles::PLATFORM_ADMIN) && !after.iter().any(|r| r == roles::PLATFORM_ADMIN);
+    if loses_admin && store.count_role_members(&t.id, roles::PLATFORM_ADMIN)? <= 1 {
+        return Err(AdminError::invalid("the last platform administrator keeps the role"));
+    }
+    let audit = AuditEvent::new(actor, "user.roles")
+        .tenant(&t.id)
+        .target(format!("user:{}", user.id))
+        .details(json!({ "before": before, "after": after }));
+    store.set_user_roles(&t.id, &user.id, before, &after, &audit)?;
+    Ok(after)
+}

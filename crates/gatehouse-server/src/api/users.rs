@@ -38,7 +38,7 @@ fn summary(u: &User) -> Value {
     })
 }
 
-fn view(u: &User, roles: &[String], level: Level) -> Value {
+pub(super) fn view(u: &User, roles: &[String], level: Level) -> Value {
     let mut v = summary(u);
     v["roles"] = json!(roles);
     v["level"] = json!(level);
@@ -189,7 +189,7 @@ pub async fn create(
 }
 
 /// The account `username` of `t` with its roles and level, if the caller may act on it.
-async fn target(
+pub(super) async fn target(
     req: &HttpRequest,
     state: &AppState,
     caller: &Caller,

@@ -63,6 +63,16 @@ impl Caches {
     pub fn forget_tenant(&self, slug: &str) {
         self.tenants.remove(slug);
     }
+
+    /// Drops this node's cached client after a change made here (as [`Self::forget_tenant`]).
+    pub fn forget_client(&self, tenant_id: &str, client_id: &str) {
+        self.clients.remove(&format!("{tenant_id}\n{client_id}"));
+    }
+
+    /// Drops this node's cached keys of a tenant after a rotation made here.
+    pub fn forget_keys(&self, tenant_id: &str) {
+        self.keys.remove(tenant_id);
+    }
 }
 
 /// Runs blocking store work off the executor; any failure is `server_error`, its detail logged.
