@@ -449,6 +449,17 @@ async fn the_openapi_document_parses_and_holds_every_route() {
         .map(|i| [&i.get, &i.post, &i.patch, &i.delete, &i.put].iter().filter(|o| o.is_some()).count())
         .sum();
     assert_eq!(operations, ROUTES.len(), "the document lists no route the server lacks");
+    // The browsable reference draws the same document, served here with the page CSP.
+    let res = s.client.get(s.url("/api/v1/reference")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"));
+    let html = res.text().await.unwrap();
+    for (method, path) in ROUTES {
+        let heading = format!("<code>{} {}</code>", method.to_uppercase(), path);
+        assert!(html.contains(&heading), "{heading} is in the reference");
+    }
+    assert!(html.contains("<code>client_credentials</code>") || html.contains("grant_types"), "body fields are listed");
+    assert!(!html.contains("http://") && !html.contains("https://"), "no third-party requests or links");
 }
 
 /// The shell block of `docs/admin-api.md`, run as written against the real binary.

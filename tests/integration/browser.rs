@@ -4,6 +4,7 @@
 //! CSP and runs no script.
 
 mod account;
+mod console;
 pub mod harness;
 mod passkeys;
 pub mod rp;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod clients;
 pub mod keys;
 pub mod problem;
+pub mod reference;
 pub mod tenants;
 pub mod users;
 
@@ -165,13 +166,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .into()
             }))
             .route("/openapi.json", web::get().to(openapi_json))
+            .route("/reference", web::get().to(reference::reference))
             .configure(register),
     );
 }
 
 /// The authenticated caller and the tenant `slug`, once `action` there is permitted (AC2);
-/// a refusal is audited (AC6). An operator who may not reach other tenants is refused before
-/// the tenant is looked up, so a refusal never tells whether it exists (AC1).
+/// a refusal is audited (AC6).
 pub async fn admit(
     req: &HttpRequest,
     state: &AppState,
@@ -179,29 +180,45 @@ pub async fn admit(
     action: Action,
 ) -> Result<(Caller, Arc<TenantEntry>), HttpResponse> {
     let caller = authenticate(req, state).await.map_err(|p| p.respond(req))?;
+    let target = admit_as(req, state, &caller, slug, action).await.map_err(|p| p.respond(req))?;
+    Ok((caller, target))
+}
+
+/// The one permission check (AC2) for an authenticated `caller` (a token's or the console's):
+/// the tenant `slug` once `action` there is permitted; a refusal is audited (AC6). An operator
+/// who may not reach other tenants is refused before the tenant is looked up, so a refusal
+/// never tells whether it exists (AC1).
+pub async fn admit_as(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    slug: &str,
+    action: Action,
+) -> Result<Arc<TenantEntry>, Problem> {
     let own = caller.tenant.tenant.slug == slug;
     let reaches_others = reaches_other_tenants(&caller.operator, action);
     let target = if own {
         Some(caller.tenant.clone())
     } else if reaches_others {
-        state.tenant(slug).await.map_err(|e| problem::internal(req, &e))?
+        state.tenant(slug).await.map_err(|e| {
+            tracing::error!(error = %e, "tenant lookup failed");
+            Problem::SERVER
+        })?
     } else {
         None
     };
     let Some(target) = target else {
         if reaches_others {
-            return Err(Problem::NOT_FOUND.respond(req));
+            return Err(Problem::NOT_FOUND);
         }
-        return Err(refuse(req, state, &caller, action_name(action), &format!("tenant:{slug}"), "other tenant")
-            .await
-            .respond(req));
+        return Err(refuse(req, state, caller, action_name(action), &format!("tenant:{slug}"), "other tenant").await);
     };
     if let Err(why) = permitted(&caller.operator, action, &target.tenant.id) {
         let reason = denied_text(why);
         let target_name = format!("tenant:{}", target.tenant.id);
-        return Err(refuse(req, state, &caller, action_name(action), &target_name, reason).await.respond(req));
+        return Err(refuse(req, state, caller, action_name(action), &target_name, reason).await);
     }
-    Ok((caller, target))
+    Ok(target)
 }
 
 /// The audited name of an action.
@@ -246,17 +263,20 @@ pub fn denied_text(why: Denied) -> &'static str {
 /// A core use case's failure as a problem: invalid input names its rule; a conflict and a
 /// missing record their fixed texts; anything else is internal.
 pub fn admin_problem(req: &HttpRequest, e: AdminError) -> HttpResponse {
+    problem_of(e).respond(req)
+}
+
+/// A core use case's failure as a problem (see [`admin_problem`]).
+pub fn problem_of(e: AdminError) -> Problem {
     match e {
-        AdminError::Store(e) if e == CHANGED_MEANWHILE => Problem::PRECONDITION_FAILED.respond(req),
-        AdminError::Invalid(rule) => Problem::invalid(rule).respond(req),
-        AdminError::Store(StoreError::Conflict(text)) => {
-            Problem { detail: Some(text.into()), ..Problem::CONFLICT }.respond(req)
-        }
-        AdminError::Store(StoreError::NotFound(_)) => Problem::NOT_FOUND.respond(req),
-        AdminError::Store(StoreError::Refused(text)) => Problem::invalid(text).respond(req),
+        AdminError::Store(e) if e == CHANGED_MEANWHILE => Problem::PRECONDITION_FAILED,
+        AdminError::Invalid(rule) => Problem::invalid(rule),
+        AdminError::Store(StoreError::Conflict(text)) => Problem { detail: Some(text.into()), ..Problem::CONFLICT },
+        AdminError::Store(StoreError::NotFound(_)) => Problem::NOT_FOUND,
+        AdminError::Store(StoreError::Refused(text)) => Problem::invalid(text),
         other => {
             tracing::error!(error = %other, "admin use case failed");
-            Problem::SERVER.respond(req)
+            Problem::SERVER
         }
     }
 }
@@ -266,10 +286,20 @@ pub async fn run<T: Send + 'static>(
     req: &HttpRequest,
     f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, HttpResponse> {
+    run_as(f).await.map_err(|p| p.respond(req))
+}
+
+/// Runs a blocking core use case; its failure as a [`Problem`].
+pub async fn run_as<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, Problem> {
     match web::block(f).await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(admin_problem(req, e)),
-        Err(e) => Err(problem::internal(req, &ProtocolError::server(e))),
+        Ok(Err(e)) => Err(problem_of(e)),
+        Err(e) => {
+            tracing::error!(error = %ProtocolError::server(e), "admin use case did not run");
+            Err(Problem::SERVER)
+        }
     }
 }
 

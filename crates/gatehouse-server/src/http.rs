@@ -23,5 +23,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics))
         .route("/assets/{name}", web::get().to(assets::asset))
+        .route("/console", web::get().to(crate::console::entry))
         .default_service(web::to(errors::not_found));
 }

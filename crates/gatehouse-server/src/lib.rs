@@ -9,6 +9,7 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod logging;
 pub mod mail;

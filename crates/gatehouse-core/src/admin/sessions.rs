@@ -23,7 +23,7 @@ pub fn user_sessions(
 /// Ends one session (`sid`) or all of `username`'s sessions; their clients are told (S6).
 /// Returns how many ended; an unknown `sid` ends none and is refused.
 pub fn end_user_sessions(
-    store: &(impl TenantStore + UserStore + AccountStore),
+    store: &(impl TenantStore + UserStore + AccountStore + crate::store::AuditStore),
     tenant: &str,
     username: &str,
     sid: Option<&str>,
@@ -40,6 +40,10 @@ pub fn end_user_sessions(
     let ended = store.end_sessions(&t.id, &user.id, which, now.0, &audit)?;
     if ended == 0 && sid.is_some() {
         return Err(AdminError::invalid("the user has no live session with this sid"));
+    }
+    if ended == 0 {
+        // AC6: an administrator's action is recorded even when there was nothing to end.
+        store.append_audit(&audit)?;
     }
     Ok(ended)
 }

@@ -90,7 +90,7 @@ pub fn require_user(store: &impl UserStore, tenant_id: &str, username: &str) -> 
 /// A4: an administrator lifts the lockout of `username` in `tenant`; `Ok(false)` when the
 /// account had no failures to clear. The lift is audited in the same transaction.
 pub fn unlock_user(
-    store: &(impl TenantStore + UserStore + LockoutStore),
+    store: &(impl TenantStore + UserStore + LockoutStore + crate::store::AuditStore),
     tenant: &str,
     username: &str,
     actor: &str,
@@ -98,7 +98,12 @@ pub fn unlock_user(
     let t = require_tenant(store, tenant)?;
     let user = require_user(store, &t.id, username)?;
     let audit = AuditEvent::new(actor, "account.unlock").tenant(&t.id).target(format!("user:{}", user.id));
-    Ok(store.clear_lockout(&t.id, &user.id, Some(&audit))?)
+    let cleared = store.clear_lockout(&t.id, &user.id, Some(&audit))?;
+    if !cleared {
+        // AC6: an administrator's action is recorded even when there was nothing to lift.
+        store.append_audit(&audit.details(json!({ "cleared": false })))?;
+    }
+    Ok(cleared)
 }
 
 /// What an administrator's password reset changed.

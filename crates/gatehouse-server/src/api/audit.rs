@@ -69,7 +69,7 @@ impl AuditQuery {
     }
 }
 
-fn record_json(r: &AuditRecord) -> Value {
+pub fn record_json(r: &AuditRecord) -> Value {
     json!({
         "seq": r.seq,
         "at": r.at,
@@ -90,7 +90,7 @@ fn csv_field(value: &str) -> String {
     format!("\"{}\"", guarded.replace('"', "\"\""))
 }
 
-fn csv(records: &[AuditRecord]) -> String {
+pub fn csv(records: &[AuditRecord]) -> String {
     let mut out = String::from("seq,at,tenant_id,actor,action,target,source_ip,outcome,details\r\n");
     for r in records {
         let fields = [

@@ -112,12 +112,25 @@ async fn try_authenticate(req: &HttpRequest, state: &AppState) -> Result<Result<
         let Some(user) = blocking(move || store.user_by_id(&t, &u)).await?.filter(|u| !u.disabled) else {
             return Ok(Err("no such enabled user"));
         };
-        let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), user.id.clone());
-        (blocking(move || store.user_roles(&t, &u)).await?, format!("user:{}", user.id))
+        return Ok(Ok(user_caller(state, tenant, &user).await?));
     };
     let operator =
         Operator { tenant_id: tenant.tenant.id.clone(), level: Level::of(&roles, tenant.tenant.is_platform) };
     Ok(Ok(Caller { operator, tenant, actor }))
+}
+
+/// `user` of `tenant` as an administrative caller, at the level of their roles as stored now
+/// (the console's visitor, or the subject of a token).
+pub async fn user_caller(
+    state: &AppState,
+    tenant: Arc<TenantEntry>,
+    user: &gatehouse_core::model::User,
+) -> Result<Caller, ProtocolError> {
+    let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), user.id.clone());
+    let roles = blocking(move || store.user_roles(&t, &u)).await?;
+    let operator =
+        Operator { tenant_id: tenant.tenant.id.clone(), level: Level::of(&roles, tenant.tenant.is_platform) };
+    Ok(Caller { operator, tenant, actor: format!("user:{}", user.id) })
 }
 
 /// AC6: a refused administrative request is audited, then answered 403.

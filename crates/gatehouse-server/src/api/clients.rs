@@ -20,7 +20,7 @@ use crate::http::oauth::context::{TenantEntry, blocking};
 use crate::state::AppState;
 
 /// A client as the API shows it: its settings, never its secret (O3).
-fn view(c: &Client) -> Value {
+pub fn view(c: &Client) -> Value {
     let mut v = settings_of(c);
     v["client_id"] = json!(c.client_id);
     v["created_at"] = json!(c.created_at);

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::auth::{Caller, refuse};
 use super::problem::{Problem, ProblemBody, internal};
-use super::{action_name, admin_problem, admit, check_if_match, denied_text, with_etag};
+use super::{action_name, admin_problem, admit, check_if_match, denied_text, run_as, with_etag};
 use crate::http::oauth::context::{TenantEntry, blocking};
 use crate::state::AppState;
 
@@ -38,7 +38,7 @@ fn summary(u: &User) -> Value {
     })
 }
 
-pub(super) fn view(u: &User, roles: &[String], level: Level) -> Value {
+pub fn view(u: &User, roles: &[String], level: Level) -> Value {
     let mut v = summary(u);
     v["roles"] = json!(roles);
     v["level"] = json!(level);
@@ -128,32 +128,41 @@ pub async fn create(
         Err(res) => return res,
     };
     let body = body.into_inner();
-    let level = Level::of(&body.roles, t.tenant.is_platform);
+    match invite(&req, &state, &caller, &t, body.username, body.email, body.roles).await {
+        Ok((user, roles, level)) => HttpResponse::build(StatusCode::CREATED).json(view(&user, &roles, level)),
+        Err(p) => p.respond(&req),
+    }
+}
+
+/// A8: creates a user of `t` without a password, with `roles` below the caller's level (AC4,
+/// the refusal audited), and mails them a set-password link (72 hours). The API and the
+/// console both create users here.
+pub async fn invite(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    t: &TenantEntry,
+    username: String,
+    email: String,
+    roles: Vec<String>,
+) -> Result<(User, Vec<String>, Level), Problem> {
+    let level = Level::of(&roles, t.tenant.is_platform);
     if let Err(why) = may_act_on(&caller.operator, level) {
         let name = action_name(Action::UserCreate);
-        return refuse(&req, &state, &caller, name, &format!("tenant:{}", t.tenant.id), denied_text(why))
-            .await
-            .respond(&req);
+        return Err(refuse(req, state, caller, name, &format!("tenant:{}", t.tenant.id), denied_text(why)).await);
     }
     let input = CreateUser {
         tenant: t.tenant.slug.clone(),
-        username: body.username,
-        email: body.email,
+        username,
+        email,
         password: None,
-        roles: body.roles.clone(),
+        roles: roles.clone(),
         must_change_password: false,
         self_registered: false,
     };
     let (store, hasher, policy, actor) =
         (state.store.clone(), state.hasher.clone(), state.config.password_policy.clone(), caller.actor());
-    let created = web::block(move || admin::create_user(&store, &hasher, &policy, &actor, &input, UnixTime::now()))
-        .await
-        .map_err(ProtocolError::server);
-    let user = match created {
-        Ok(Ok(u)) => u,
-        Ok(Err(e)) => return admin_problem(&req, e),
-        Err(e) => return internal(&req, &e),
-    };
+    let user = run_as(move || admin::create_user(&store, &hasher, &policy, &actor, &input, UnixTime::now())).await?;
     let audit = AuditEvent::new(caller.actor(), "user.invite").tenant(&t.tenant.id).target(format!("user:{}", user.id));
     let (store, mail, public_url, tenant, invited) = (
         state.store.clone(),
@@ -179,13 +188,14 @@ pub async fn create(
     })
     .await;
     if let Err(e) = sent {
-        return internal(&req, &e);
+        tracing::error!(error = %e, "the invitation could not be queued");
+        return Err(Problem::SERVER);
     }
     state.wake_mail();
-    let mut roles = body.roles;
+    let mut roles = roles;
     roles.sort();
     roles.dedup();
-    HttpResponse::build(StatusCode::CREATED).json(view(&user, &roles, level))
+    Ok((user, roles, level))
 }
 
 /// The account `username` of `t` with its roles and level, if the caller may act on it.
@@ -197,21 +207,31 @@ pub(super) async fn target(
     username: &str,
     action: Action,
 ) -> Result<(User, Vec<String>, Level), HttpResponse> {
+    target_as(req, state, caller, t, username, action).await.map_err(|p| p.respond(req))
+}
+
+/// [`target`] for any caller (the API's or the console's): AC4's lower-level rule, the
+/// refusal audited (AC6).
+pub async fn target_as(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    t: &TenantEntry,
+    username: &str,
+    action: Action,
+) -> Result<(User, Vec<String>, Level), Problem> {
     let (store, tid, name) = (state.store.clone(), t.tenant.id.clone(), username.to_owned());
-    let found = web::block(move || admin::require_user(&store, &tid, &name))
-        .await
-        .map_err(|e| internal(req, &ProtocolError::server(e)))?;
-    let user = match found {
-        Ok(u) => u,
-        Err(e) => return Err(admin_problem(req, e)),
-    };
+    let user = run_as(move || admin::require_user(&store, &tid, &name)).await?;
     let (store, tid, uid) = (state.store.clone(), t.tenant.id.clone(), user.id.clone());
-    let roles = blocking(move || store.user_roles(&tid, &uid)).await.map_err(|e| internal(req, &e))?;
+    let roles = blocking(move || store.user_roles(&tid, &uid)).await.map_err(|e| {
+        tracing::error!(error = %e, "roles lookup failed");
+        Problem::SERVER
+    })?;
     let level = Level::of(&roles, t.tenant.is_platform);
     if let Err(why) = may_act_on(&caller.operator, level) {
-        let refused =
-            refuse(req, state, caller, action_name(action), &format!("user:{}", user.id), denied_text(why)).await;
-        return Err(refused.respond(req));
+        return Err(
+            refuse(req, state, caller, action_name(action), &format!("user:{}", user.id), denied_text(why)).await
+        );
     }
     Ok((user, roles, level))
 }

@@ -9,6 +9,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("gatehouse.css", "text/css; charset=utf-8", include_str!("../../assets/gatehouse.css")),
     ("form_post.js", "text/javascript; charset=utf-8", include_str!("../../assets/form_post.js")),
     ("webauthn.js", "text/javascript; charset=utf-8", include_str!("../../assets/webauthn.js")),
+    ("console.css", "text/css; charset=utf-8", gatehouse_console::CONSOLE_CSS),
 ];
 
 /// `GET /assets/{name}`.

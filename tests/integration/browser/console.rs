@@ -1,0 +1,146 @@
+//! AC1–AC6, A6 in Chromium: the admin console. A platform administrator signs in with a
+//! second factor, creates a tenant, a public client and a user (whose invitation arrives by
+//! mail), assigns roles, resets the user's factors, ends their sessions and finds each action
+//! in the audit log; a tenant administrator is refused another tenant's pages.
+
+use gatehouse_core::UnixTime;
+use gatehouse_core::mfa::totp;
+
+use super::harness::{Browser, with_browser};
+use super::sign_in::{Site, sign_in};
+use crate::code_flow::PASSWORD;
+use crate::smtp::{SmtpServer, link_in};
+
+/// Completes an administrator's first sign-in: TOTP enrolment, then the recovery codes.
+async fn enrol_totp(b: &Browser) {
+    b.heading("Set up a second factor").await;
+    let secret = totp::from_base32(&b.text("#totp-secret").await).expect("the key as text");
+    b.fill("#totp-form #code", &totp::code_at(&secret, UnixTime::now())).await;
+    b.click("#totp-form button[type=submit]").await;
+    b.heading("Save your recovery codes").await;
+    b.click("#continue").await;
+}
+
+/// Whether the audit table lists `action`.
+async fn audited(b: &Browser, action: &str) -> bool {
+    b.text("#audit").await.lines().any(|row| row.split_whitespace().any(|cell| cell == action))
+}
+
+#[actix_web::test]
+async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_audited() {
+    let Some(smtp) = SmtpServer::start("browser_console") else { return };
+    let site = Site::start_with(smtp.env()).await;
+    site.cli(
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "platform",
+            "--username",
+            "root",
+            "--email",
+            "root@example.com",
+            "--password-stdin",
+            "--role",
+            "platform-admin",
+            "--json",
+        ],
+        Some(PASSWORD),
+    );
+    let console = format!("{}/console", site.gh.base);
+    with_browser("console_admin", &site.pins(), async |b| {
+        // A visitor without a session is sent to sign in; A6: a second factor first.
+        b.goto(&console).await;
+        sign_in(b, "root", PASSWORD).await;
+        enrol_totp(b).await;
+        b.heading("Overview").await;
+        assert_eq!(b.text("#signed-in-as").await, "root");
+
+        // A tenant.
+        b.click("nav a[href$='/console/tenants']").await;
+        b.heading("Tenants").await;
+        b.fill("#slug", "initech").await;
+        b.fill("#display_name", "Initech").await;
+        b.click("#create-tenant").await;
+        assert_eq!(b.text("#notice").await, "The tenant is created.");
+        b.click("a[href$='/console/t/initech']").await;
+        b.heading("Overview").await;
+        assert_eq!(b.text("#target-tenant").await, "Initech");
+
+        // A public client, from the form that explains its fields.
+        b.click("nav a[href$='/t/initech/clients']").await;
+        b.click("#new-client").await;
+        b.heading("Register a client").await;
+        assert!(b.text("label[for=redirect_uris]").await.contains("compared exactly"));
+        b.fill("#name", "Initech SPA").await;
+        b.click("#type-public").await;
+        b.fill("#redirect_uris", "https://spa.initech.example/callback").await;
+        b.fill("#web_origins", "https://spa.initech.example").await;
+        b.click("#create-client").await;
+        b.heading("Client").await;
+        assert!(!b.has("#client-secret").await, "a public client has no secret");
+        let client_id = b.text("#client-id").await;
+        assert!(!client_id.is_empty());
+
+        // A user, invited by mail.
+        b.click("nav a[href$='/t/initech/users']").await;
+        b.fill("#username", "ivy").await;
+        b.fill("#email", "ivy@initech.example").await;
+        b.click("#invite-user").await;
+        b.heading("User").await;
+        assert_eq!(b.text("#user-state").await, "invited");
+        let (_, link) = link_in(&smtp.next().await, "/tenants/initech/account/set-password");
+        assert!(link.contains("token="), "the invitation carries its link");
+
+        // Roles, factors, sessions.
+        b.fill("#roles", "helpdesk reports-reader").await;
+        b.click("#save-roles").await;
+        assert_eq!(b.text("#notice").await, "The roles are saved.");
+        assert_eq!(b.text("#user-roles").await, "helpdesk reports-reader");
+        b.click("#reset-mfa").await;
+        b.wait_for_text("#notice", |t| t.starts_with("The second factors are removed")).await;
+        b.click("#end-sessions").await;
+        assert_eq!(b.text("#notice").await, "The user's sessions have ended.");
+
+        // Each action is in the audit view, and the chain verifies.
+        b.click("nav a[href$='/t/initech/audit']").await;
+        b.heading("Audit log").await;
+        assert!(b.text("#chain-status").await.starts_with("intact"), "L3");
+        for action in ["client.create", "user.create", "user.invite", "user.roles", "user.mfa_reset", "session.end"] {
+            assert!(audited(b, action).await, "{action} is in the audit view");
+        }
+        b.fill("#f-action", "user.roles").await;
+        b.click("#filter").await;
+        b.wait_for_text("#audit", |t| !t.contains("client.create")).await;
+        assert!(audited(b, "user.roles").await);
+        let csv = b.eval("return document.querySelector('#export-csv').getAttribute('href')").await;
+        assert!(csv.as_str().unwrap().contains("action=user.roles"), "the export is of this view: {csv}");
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_tenant_administrator_is_refused_another_tenants_pages() {
+    let site = Site::start().await;
+    site.cli(&["tenant", "create", "globex", "--json"], None);
+    site.user("tara", &["tenant-admin"]);
+    let base = &site.gh.base;
+    with_browser("console_tenant_admin", &site.pins(), async |b| {
+        b.goto(&format!("{base}/console?tenant=acme")).await;
+        sign_in(b, "tara", PASSWORD).await;
+        enrol_totp(b).await;
+        b.heading("Overview").await;
+        assert!(!b.has("nav a[href$='/console/tenants']").await, "no tenants section for a tenant administrator");
+        for page in
+            ["/tenants/acme/console/t/globex/users", "/tenants/acme/console/t/globex", "/tenants/acme/console/tenants"]
+        {
+            b.goto(&format!("{base}{page}")).await;
+            b.heading("Not permitted").await;
+        }
+        // AC6: the refusals are in acme's audit log.
+        b.goto(&format!("{base}/tenants/acme/console/t/acme/audit?action=api.denied")).await;
+        let denied = b.text("#audit").await;
+        assert!(denied.contains("tenant:globex"), "{denied}");
+    })
+    .await;
+}
