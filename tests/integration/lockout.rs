@@ -51,8 +51,11 @@ async fn five_wrong_passwords_lock_the_account_and_the_lock_looks_like_a_wrong_p
         // An administrator lifts it (audited); the right password works again.
         assert!(admin::unlock_user(store, "acme", "alice", "cli:test").unwrap(), "{db:?}");
         assert!(!admin::unlock_user(store, "acme", "alice", "cli:test").unwrap(), "{db:?}: nothing left to lift");
+        // AC6: both attempts are recorded; the second says it lifted nothing.
         let records = store.audit_page(0, 10_000).unwrap();
-        assert_eq!(records.iter().filter(|r| r.action == "account.unlock").count(), 1, "{db:?}");
+        let unlocks: Vec<_> = records.iter().filter(|r| r.action == "account.unlock").collect();
+        assert_eq!(unlocks.len(), 2, "{db:?}");
+        assert!(unlocks[1].details.contains("\"cleared\":false"), "{db:?}: {}", unlocks[1].details);
         assert_eq!(attempt(&server, &b, &spa, PASSWORD).await.0, StatusCode::SEE_OTHER, "{db:?}");
     }
 }

@@ -236,11 +236,24 @@ pub fn see_other(location: &str) -> HttpResponse {
 }
 
 /// Runs a page handler, turning failures into the generic page.
-pub async fn page(
-    req: &HttpRequest,
-    f: impl std::future::Future<Output = Result<HttpResponse, ProtocolError>>,
-) -> HttpResponse {
-    f.await.unwrap_or_else(|e| failure(req, &e))
+pub async fn page(req: &HttpRequest, f: impl std::future::Future<Output = Result<HttpResponse, Halt>>) -> HttpResponse {
+    match f.await {
+        Ok(res) | Err(Halt::Respond(res)) => res,
+        Err(Halt::Fail(e)) => failure(req, &e),
+    }
+}
+
+/// What ends a page handler early: a response to give instead (the sign-in, a refusal), or a
+/// failure (the generic page).
+pub enum Halt {
+    Respond(HttpResponse),
+    Fail(ProtocolError),
+}
+
+impl From<ProtocolError> for Halt {
+    fn from(e: ProtocolError) -> Self {
+        Self::Fail(e)
+    }
 }
 
 /// A form the origin or token check refused (IO3).
@@ -298,25 +311,22 @@ pub async fn open(
     t: &TenantScope,
     at: At<'_>,
     change: Option<&str>,
-) -> Result<Result<Opened, HttpResponse>, ProtocolError> {
+) -> Result<Opened, Halt> {
     let At { target, path, action, tab } = at;
-    let admin = match admin(req, state, t, path, change.is_some()).await? {
-        Ok(a) => a,
-        Err(res) => return Ok(Err(res)),
-    };
+    let admin = admin(req, state, t, path, change.is_some()).await?.map_err(Halt::Respond)?;
     if let Some(csrf) = change
         && !admin.form_ok(req, state, csrf)
     {
-        return Ok(Err(form_refused(req)));
+        return Err(Halt::Respond(form_refused(req)));
     }
     match admin.admit(req, state, target, action).await {
         Ok(entry) => {
             let frame = admin.frame(state, &entry, tab)?;
-            Ok(Ok(Opened { admin, target: entry, frame }))
+            Ok(Opened { admin, target: entry, frame })
         }
         Err(p) => {
             let own = admin.tenant.clone();
-            Ok(Err(problem_page(req, admin.frame(state, &own, tab)?, &p)))
+            Err(Halt::Respond(problem_page(req, admin.frame(state, &own, tab)?, &p)))
         }
     }
 }

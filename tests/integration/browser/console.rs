@@ -62,7 +62,7 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         b.fill("#slug", "initech").await;
         b.fill("#display_name", "Initech").await;
         b.click("#create-tenant").await;
-        assert_eq!(b.text("#notice").await, "The tenant is created.");
+        b.wait_for_text("#notice", |t| t == "The tenant is created.").await;
         b.click("a[href$='/console/t/initech']").await;
         b.heading("Overview").await;
         assert_eq!(b.text("#target-tenant").await, "Initech");
@@ -95,12 +95,12 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         // Roles, factors, sessions.
         b.fill("#roles", "helpdesk reports-reader").await;
         b.click("#save-roles").await;
-        assert_eq!(b.text("#notice").await, "The roles are saved.");
+        b.wait_for_text("#notice", |t| t == "The roles are saved.").await;
         assert_eq!(b.text("#user-roles").await, "helpdesk reports-reader");
         b.click("#reset-mfa").await;
         b.wait_for_text("#notice", |t| t.starts_with("The second factors are removed")).await;
         b.click("#end-sessions").await;
-        assert_eq!(b.text("#notice").await, "The user's sessions have ended.");
+        b.wait_for_text("#notice", |t| t == "The user's sessions have ended.").await;
 
         // Each action is in the audit view, and the chain verifies.
         b.click("nav a[href$='/t/initech/audit']").await;

@@ -75,12 +75,7 @@ impl Query {
     }
 }
 
-async fn opened(
-    req: &HttpRequest,
-    state: &AppState,
-    t: &TenantScope,
-    target: &str,
-) -> Result<Result<Opened, HttpResponse>, gatehouse_types::ProtocolError> {
+async fn opened(req: &HttpRequest, state: &AppState, t: &TenantScope, target: &str) -> Result<Opened, super::Halt> {
     let path = format!("/console/t/{target}/audit");
     open(req, state, t, At { target, path: &path, action: Action::AuditRead, tab: "audit" }, None).await
 }
@@ -95,10 +90,7 @@ pub async fn page_view(
 ) -> HttpResponse {
     let (_, target) = path.into_inner();
     page(&req, async {
-        let o = match opened(&req, &state, &t, &target).await? {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        let o = opened(&req, &state, &t, &target).await?;
         let filter = match q.filter(&o.target.tenant.id, PAGE + 1) {
             Ok(f) => f,
             Err(p) => return Ok(problem_page(&req, o.frame, &p)),
@@ -152,10 +144,7 @@ pub async fn export(
 ) -> HttpResponse {
     let (_, target) = path.into_inner();
     super::page(&req, async {
-        let o = match opened(&req, &state, &t, &target).await? {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        let o = opened(&req, &state, &t, &target).await?;
         let filter = match q.filter(&o.target.tenant.id, EXPORT) {
             Ok(f) => f,
             Err(p) => return Ok(problem_page(&req, o.frame, &p)),

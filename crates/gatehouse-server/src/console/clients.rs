@@ -63,18 +63,14 @@ pub async fn list(
     let (_, target) = path.into_inner();
     page(&req, async {
         let path = format!("/console/t/{target}/clients");
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::ClientList, tab: "clients" },
             None,
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let (store, tid) = (state.store.clone(), o.target.tenant.id.clone());
         let clients = blocking(move || store.list_clients(&tid)).await?;
         let mut frame = o.frame;
@@ -94,18 +90,14 @@ pub async fn new(
     let (_, target) = path.into_inner();
     page(&req, async {
         let path = format!("/console/t/{target}/clients/new");
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::ClientCreate, tab: "clients" },
             None,
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         Ok(show(&ClientNewPage { title: "Register a client", frame: o.frame, form: ClientForm::default() }))
     })
     .await
@@ -211,18 +203,14 @@ pub async fn create(
     page(&req, async {
         let path = format!("/console/t/{target}/clients/new");
         let form = form.into_inner();
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::ClientCreate, tab: "clients" },
             Some(&form.csrf),
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let created = match form.input(&o.target.tenant.slug) {
             Ok(input) => {
                 let (store, actor) = (state.store.clone(), o.admin.actor());
@@ -263,18 +251,14 @@ pub async fn show_client(
     page(&req, async {
         let (_, target, id) = path.into_inner();
         let here = format!("/console/t/{target}/clients/{id}");
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &here, action: Action::ClientRead, tab: "clients" },
             None,
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         match client_of(&state, &o, &id).await {
             Ok(c) => Ok(show(&client_page(o.frame, &c, None))),
             Err(p) => Ok(problem_page(&req, o.frame, &p)),
@@ -309,13 +293,8 @@ pub async fn act(
         };
         let here = format!("/console/t/{target}/clients/{id}");
         let form = form.into_inner();
-        let o =
-            match open(&req, &state, &t, At { target: &target, path: &here, action, tab: "clients" }, Some(&form.csrf))
-                .await?
-            {
-                Ok(o) => o,
-                Err(res) => return Ok(res),
-            };
+        let o = open(&req, &state, &t, At { target: &target, path: &here, action, tab: "clients" }, Some(&form.csrf))
+            .await?;
         let client = match client_of(&state, &o, &id).await {
             Ok(c) => c,
             Err(p) => return Ok(problem_page(&req, o.frame, &p)),

@@ -46,18 +46,14 @@ pub async fn overview(
     let (_, target) = path.into_inner();
     page(&req, async {
         let path = format!("/console/t/{target}");
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::TenantRead, tab: "overview" },
             None,
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let (op, tid) = (&o.admin.caller.operator, o.target.tenant.id.clone());
         let (store, id) = (state.store.clone(), tid.clone());
         let users = blocking(move || store.list_users(&id, None, None, COUNT_LIMIT + 1)).await?.len();
@@ -115,18 +111,9 @@ pub async fn roles(
     let (_, target) = path.into_inner();
     page(&req, async {
         let path = format!("/console/t/{target}/roles");
-        let o = match open(
-            &req,
-            &state,
-            &t,
-            At { target: &target, path: &path, action: Action::RoleList, tab: "roles" },
-            None,
-        )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        let o =
+            open(&req, &state, &t, At { target: &target, path: &path, action: Action::RoleList, tab: "roles" }, None)
+                .await?;
         let (store, tid, platform) = (state.store.clone(), o.target.tenant.id.clone(), o.target.tenant.is_platform);
         let all = blocking(move || store.list_roles(&tid)).await?;
         let roles = all
@@ -152,18 +139,8 @@ pub async fn keys(
     let (_, target) = path.into_inner();
     page(&req, async {
         let path = format!("/console/t/{target}/keys");
-        let o = match open(
-            &req,
-            &state,
-            &t,
-            At { target: &target, path: &path, action: Action::KeyList, tab: "keys" },
-            None,
-        )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        let o = open(&req, &state, &t, At { target: &target, path: &path, action: Action::KeyList, tab: "keys" }, None)
+            .await?;
         let (store, tid) = (state.store.clone(), o.target.tenant.id.clone());
         let all = blocking(move || store.published_keys(&tid, UnixTime::now().0)).await?;
         let keys = all
@@ -200,18 +177,14 @@ pub async fn rotate_key(
     page(&req, async {
         let path = format!("/console/t/{target}/keys");
         let form = form.into_inner();
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::KeyRotate, tab: "keys" },
             Some(&form.csrf),
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let (store, tid, actor) = (state.store.clone(), o.target.tenant.id.clone(), o.admin.actor());
         let rotated = run_as(move || {
             let alg = SigningAlg::parse(&form.alg)
@@ -253,18 +226,14 @@ pub async fn policy(
     let (_, target) = path.into_inner();
     page(&req, async {
         let path = format!("/console/t/{target}/policy");
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::TenantPolicyUpdate, tab: "policy" },
             None,
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let p = o.target.tenant.policy.clone();
         let mut frame = o.frame;
         frame.notice = q.notice();
@@ -314,18 +283,14 @@ pub async fn save_policy(
     page(&req, async {
         let path = format!("/console/t/{target}/policy");
         let form = form.into_inner();
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::TenantPolicyUpdate, tab: "policy" },
             Some(&form.csrf),
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         // The cached tenant may be seconds old: the version is checked against the store.
         let (store, slug) = (state.store.clone(), o.target.tenant.slug.clone());
         let current = run_as(move || admin::require_tenant(&store, &slug)).await;

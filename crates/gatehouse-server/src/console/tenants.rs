@@ -17,18 +17,14 @@ use crate::state::AppState;
 pub async fn list(req: HttpRequest, t: TenantScope, q: web::Query<Done>, state: web::Data<AppState>) -> HttpResponse {
     page(&req, async {
         let own = t.tenant.slug.clone();
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &own, path: "/console/tenants", action: Action::TenantList, tab: "tenants" },
             None,
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let store = state.store.clone();
         let all = blocking(move || store.list_tenants()).await?;
         let public_url = &state.config.public_url;
@@ -61,18 +57,14 @@ pub async fn create(
     page(&req, async {
         let own = t.tenant.slug.clone();
         let form = form.into_inner();
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &own, path: "/console/tenants", action: Action::TenantCreate, tab: "tenants" },
             Some(&form.csrf),
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let input = CreateTenant {
             slug: form.slug.trim().to_owned(),
             display_name: Some(form.display_name.trim().to_owned()).filter(|n| !n.is_empty()),

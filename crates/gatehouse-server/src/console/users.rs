@@ -57,18 +57,9 @@ pub async fn list(
     let (_, target) = path.into_inner();
     page(&req, async {
         let path = format!("/console/t/{target}/users");
-        let o = match open(
-            &req,
-            &state,
-            &t,
-            At { target: &target, path: &path, action: Action::UserList, tab: "users" },
-            None,
-        )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        let o =
+            open(&req, &state, &t, At { target: &target, path: &path, action: Action::UserList, tab: "users" }, None)
+                .await?;
         let q = q.into_inner();
         let printable =
             |v: &Option<String>| v.as_deref().is_none_or(|s| s.len() <= 254 && !s.chars().any(char::is_control));
@@ -116,18 +107,14 @@ pub async fn create(
     page(&req, async {
         let path = format!("/console/t/{target}/users");
         let form = form.into_inner();
-        let o = match open(
+        let o = open(
             &req,
             &state,
             &t,
             At { target: &target, path: &path, action: Action::UserCreate, tab: "users" },
             Some(&form.csrf),
         )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        .await?;
         let done =
             invite(&req, &state, &o.admin.caller, &o.target, form.username, form.email, words(&form.roles)).await;
         let location =
@@ -148,18 +135,9 @@ pub async fn show_user(
     page(&req, async {
         let (_, target, username) = path.into_inner();
         let here = format!("/console/t/{target}/users/{username}");
-        let o = match open(
-            &req,
-            &state,
-            &t,
-            At { target: &target, path: &here, action: Action::UserRead, tab: "users" },
-            None,
-        )
-        .await?
-        {
-            Ok(o) => o,
-            Err(res) => return Ok(res),
-        };
+        let o =
+            open(&req, &state, &t, At { target: &target, path: &here, action: Action::UserRead, tab: "users" }, None)
+                .await?;
         let (user, roles, level) =
             match target_as(&req, &state, &o.admin.caller, &o.target, &username, Action::UserRead).await {
                 Ok(found) => found,
@@ -229,12 +207,7 @@ pub async fn act(
         let here = format!("/console/t/{target}/users/{username}");
         let form = form.into_inner();
         let o =
-            match open(&req, &state, &t, At { target: &target, path: &here, action, tab: "users" }, Some(&form.csrf))
-                .await?
-            {
-                Ok(o) => o,
-                Err(res) => return Ok(res),
-            };
+            open(&req, &state, &t, At { target: &target, path: &here, action, tab: "users" }, Some(&form.csrf)).await?;
         let (user, roles, level) = match target_as(&req, &state, &o.admin.caller, &o.target, &username, action).await {
             Ok(found) => found,
             Err(p) => return Ok(problem_page(&req, o.frame, &p)),
