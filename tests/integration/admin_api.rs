@@ -174,6 +174,7 @@ async fn every_level_action_and_tenant_is_allowed_or_refused_as_the_table_says()
             (Method::GET, "/tenants/{t}/users", None, StatusCode::OK, true),
             (Method::GET, "/tenants/{t}/users/{u}", None, StatusCode::OK, true),
             (Method::DELETE, "/tenants/{t}/users/{u}", None, StatusCode::PRECONDITION_REQUIRED, false),
+            (Method::PATCH, "/tenants/{t}/users/{u}", Some(json!({})), StatusCode::PRECONDITION_REQUIRED, false),
             (Method::POST, "/tenants/{t}/users/{u}/unlock", None, StatusCode::OK, true),
             (Method::POST, "/tenants/{t}/users/{u}/mfa/reset", None, StatusCode::OK, true),
             (Method::POST, "/tenants/{t}/users/{u}/sessions/end", None, StatusCode::OK, true),

@@ -307,3 +307,48 @@ async fn keys_rotate_and_the_audit_log_filters_pages_exports_and_verifies() {
         assert!(tenants.len() >= 3, "{db:?}: the platform sees every tenant's records");
     }
 }
+
+#[actix_web::test]
+async fn users_are_changed_under_if_match_and_disabling_ends_their_sessions() {
+    for db in databases() {
+        let w = world(&db).await;
+        let (s, admin) = (&w.server, Some(w.tenant_admin.as_str()));
+        token(s, "acme", &w.acme_client, "uma").await;
+        let (_, _, sessions) = call(s, admin, Method::GET, "/tenants/acme/users/uma/sessions", None, None).await;
+        assert_eq!(sessions["items"].as_array().unwrap().len(), 1, "{db:?}: uma is signed in");
+        let (_, headers, _) = call(s, admin, Method::GET, "/tenants/acme/users/uma", None, None).await;
+        let v1 = etag(&headers);
+        // Bad input names its rule and changes nothing; a taken address is a conflict.
+        for (bad, status) in [
+            (json!({ "email": "not an address" }), StatusCode::BAD_REQUEST),
+            (json!({ "display_name": " padded " }), StatusCode::BAD_REQUEST),
+            (json!({ "email": "ulf@acme.example.com" }), StatusCode::CONFLICT),
+            (json!({ "username": "renamed" }), StatusCode::BAD_REQUEST),
+        ] {
+            let (got, _, problem) =
+                call(s, admin, Method::PATCH, "/tenants/acme/users/uma", Some(bad.clone()), Some(&v1)).await;
+            assert_eq!(got, status, "{db:?}: {bad}: {problem}");
+        }
+        let change = json!({ "display_name": "Uma Thurman", "email": "uma@new.example.com" });
+        let (status, headers, user) =
+            call(s, admin, Method::PATCH, "/tenants/acme/users/uma", Some(change.clone()), Some(&v1)).await;
+        assert_eq!(status, StatusCode::OK, "{db:?}: {user}");
+        assert_eq!(
+            (user["display_name"].as_str(), user["email"].as_str()),
+            (Some("Uma Thurman"), Some("uma@new.example.com"))
+        );
+        assert_eq!(user["email_verified"], true, "an administrator's address counts as confirmed");
+        let (status, _, _) = call(s, admin, Method::PATCH, "/tenants/acme/users/uma", Some(change), Some(&v1)).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{db:?}: stale");
+        // S6: disabling ends the sessions.
+        let disable = json!({ "disabled": true });
+        let (status, _, user) =
+            call(s, admin, Method::PATCH, "/tenants/acme/users/uma", Some(disable), Some(&etag(&headers))).await;
+        assert_eq!((status, user["disabled"].as_bool()), (StatusCode::OK, Some(true)), "{db:?}");
+        let (_, _, sessions) = call(s, admin, Method::GET, "/tenants/acme/users/uma/sessions", None, None).await;
+        assert_eq!(sessions["items"], json!([]), "{db:?}: the session ended with the account");
+        let uid = user["id"].as_str().unwrap();
+        let actions = actions_of(s, &format!("user:{uid}"));
+        assert_eq!(actions.iter().filter(|a| *a == "user.update").count(), 2, "{db:?}: {actions:?}");
+    }
+}

@@ -102,6 +102,7 @@ pub struct UserPage {
     pub title: &'static str,
     pub frame: Frame,
     pub user: UserRow,
+    pub display_name: String,
     /// Space-separated, as the roles field takes them.
     pub roles: String,
     pub factors: Vec<String>,
@@ -109,6 +110,7 @@ pub struct UserPage {
     /// The version the page's changes are made against (the API's ETag).
     pub etag: String,
     pub can_set_roles: bool,
+    pub can_update: bool,
     pub can_delete: bool,
 }
 
@@ -146,6 +148,8 @@ pub struct ClientForm {
     pub signing_alg: String,
     pub backchannel_logout_uri: String,
     pub first_party: bool,
+    /// Space-separated roles of a service client.
+    pub roles: String,
 }
 
 impl Default for ClientForm {
@@ -166,16 +170,23 @@ impl Default for ClientForm {
             signing_alg: "ES256".into(),
             backchannel_logout_uri: String::new(),
             first_party: false,
+            roles: String::new(),
         }
     }
 }
 
+/// The registration form, or the form that changes a registered client (with its version).
 #[derive(Template)]
 #[template(path = "client_new.html")]
 pub struct ClientNewPage {
     pub title: &'static str,
     pub frame: Frame,
     pub form: ClientForm,
+    /// Where the form posts.
+    pub action: String,
+    /// A change: the version of the client the form shows.
+    pub etag: Option<String>,
+    pub submit: &'static str,
 }
 
 #[derive(Template)]

@@ -18,7 +18,8 @@ pub use mfa::{FactorSummary, reset_user_mfa, user_factors};
 pub use sessions::{end_user_sessions, user_sessions};
 pub use tenant::{CreateTenant, PolicyChange, create_tenant, update_tenant_policy};
 pub use user::{
-    CreateUser, PasswordReset, create_user, delete_user, require_user, reset_password, set_user_roles, unlock_user,
+    CreateUser, PasswordReset, UserChange, create_user, delete_user, require_user, reset_password, set_user_roles,
+    unlock_user, update_user,
 };
 
 use crate::StoreError;

@@ -156,6 +156,10 @@ pub trait AdminStore {
         roles: &[String],
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+    /// Changes a user's display name, address and disabled flag from `before` to `after` (same
+    /// tenant and id), only if the stored user still equals `before` (`Conflict` otherwise). A
+    /// user being disabled loses every session (their clients told) and refresh token with it.
+    fn update_user(&self, before: &User, after: &User, now: i64, audit: &AuditEvent) -> Result<(), StoreError>;
     /// The tenant's roles with how many users hold each, by name.
     fn list_roles(&self, tenant_id: &str) -> Result<Vec<(String, i64)>, StoreError>;
     /// Audit records matching `filter`, newest first.

@@ -51,6 +51,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/t/{target}/clients", web::post().to(clients::create))
         .route("/console/t/{target}/clients/new", web::get().to(clients::new))
         .route("/console/t/{target}/clients/{client_id}", web::get().to(clients::show_client))
+        .route("/console/t/{target}/clients/{client_id}/edit", web::get().to(clients::edit))
+        .route("/console/t/{target}/clients/{client_id}/settings", web::post().to(clients::update))
         .route("/console/t/{target}/clients/{client_id}/{action}", web::post().to(clients::act))
         .route("/console/t/{target}/roles", web::get().to(settings::roles))
         .route("/console/t/{target}/keys", web::get().to(settings::keys))
@@ -274,6 +276,7 @@ impl Done {
             "tenant" => "The tenant is created.",
             "invited" => "The user is created and an invitation is on its way.",
             "roles" => "The roles are saved.",
+            "profile" => "The profile is saved.",
             "unlock" => "The account is unlocked.",
             "mfa-reset" => "The second factors are removed; the user enrols again at the next sign-in.",
             "end-sessions" => "The user's sessions have ended.",

@@ -49,7 +49,7 @@ fn live_token(
 
 /// Ends `which` sessions of the user (S6: clients told, the sessions' refresh tokens
 /// revoked); returns (sessions ended, refresh tokens revoked).
-fn end_user_sessions(
+pub(crate) fn end_user_sessions(
     conn: &mut DbConnection,
     tenant_id: &str,
     user_id: &str,

@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 use gatehouse_core::StoreError;
 use gatehouse_core::audit::{AuditEvent, AuditRecord};
-use gatehouse_core::model::Client;
-use gatehouse_core::store::{AdminStore, AuditFilter, CHANGED_MEANWHILE as CHANGED};
+use gatehouse_core::model::{Client, User};
+use gatehouse_core::store::{AdminStore, AuditFilter, CHANGED_MEANWHILE as CHANGED, SessionsToEnd};
 
 use crate::Store;
 use crate::audit::{Row as AuditRow, append_in};
@@ -166,6 +166,43 @@ impl AdminStore for Store {
                     ))
                     .execute(conn)
                     .map_err(unavailable)?;
+            }
+            append_in(conn, &self.vault, audit).map(|_| ())
+        })
+    }
+
+    fn update_user(&self, before: &User, after: &User, now: i64, audit: &AuditEvent) -> Result<(), StoreError> {
+        if before.tenant_id != after.tenant_id || before.id != after.id {
+            return Err(StoreError::Refused("a user keeps their tenant and id".into()));
+        }
+        let (tenant_id, user_id) = (before.tenant_id.as_str(), before.id.as_str());
+        self.db.write_tx(|conn| {
+            lock_user(conn, tenant_id, user_id)?;
+            let stored =
+                crate::users::user_in(conn, tenant_id, user_id)?.ok_or(StoreError::NotFound("unknown user"))?;
+            if &stored != before {
+                return Err(CHANGED);
+            }
+            diesel::update(users::table.filter(users::tenant_id.eq(tenant_id)).filter(users::id.eq(user_id)))
+                .set((
+                    users::display_name.eq(&after.display_name),
+                    users::email.eq(&after.email),
+                    users::email_verified.eq(after.email_verified),
+                    users::disabled.eq(after.disabled),
+                ))
+                .execute(conn)
+                .map_err(crate::error::map_err("a user with this email already exists in the tenant"))?;
+            if after.disabled && !before.disabled {
+                crate::accounts::end_user_sessions(conn, tenant_id, user_id, SessionsToEnd::All, now)?;
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::tenant_id.eq(tenant_id))
+                        .filter(refresh_tokens::user_id.eq(user_id))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(now)))
+                .execute(conn)
+                .map_err(unavailable)?;
             }
             append_in(conn, &self.vault, audit).map(|_| ())
         })

@@ -59,6 +59,21 @@ fn user_conflict(e: diesel::result::Error) -> StoreError {
     }
 }
 
+/// The user `user_id` of the tenant, read inside the caller's transaction.
+pub(crate) fn user_in(
+    conn: &mut crate::conn::DbConnection,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Option<User>, StoreError> {
+    let row: Option<Row> = users::table
+        .filter(users::tenant_id.eq(tenant_id))
+        .filter(users::id.eq(user_id))
+        .first(conn)
+        .optional()
+        .map_err(unavailable)?;
+    Ok(row.map(User::from))
+}
+
 impl UserStore for Store {
     fn create_user(&self, u: &User, role_names: &[RoleName], audit: &AuditEvent) -> Result<(), StoreError> {
         let row = Row {
@@ -98,13 +113,7 @@ impl UserStore for Store {
     }
 
     fn user_by_id(&self, tenant_id: &str, user_id: &str) -> Result<Option<User>, StoreError> {
-        let row: Option<Row> = users::table
-            .filter(users::tenant_id.eq(tenant_id))
-            .filter(users::id.eq(user_id))
-            .first(&mut *self.db.conn()?)
-            .optional()
-            .map_err(unavailable)?;
-        Ok(row.map(User::from))
+        user_in(&mut *self.db.conn()?, tenant_id, user_id)
     }
 
     fn user_by_username(&self, tenant_id: &str, username: &str) -> Result<Option<User>, StoreError> {

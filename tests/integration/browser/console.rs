@@ -76,11 +76,23 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         b.click("#type-public").await;
         b.fill("#redirect_uris", "https://spa.initech.example/callback").await;
         b.fill("#web_origins", "https://spa.initech.example").await;
-        b.click("#create-client").await;
+        b.click("#save-client").await;
         b.heading("Client").await;
         assert!(!b.has("#client-secret").await, "a public client has no secret");
         let client_id = b.text("#client-id").await;
         assert!(!client_id.is_empty());
+        // Its settings change from a form that shows them (and the version it was read at).
+        b.click("#edit-client").await;
+        b.heading("Change a client").await;
+        assert_eq!(b.value("#redirect_uris").await, "https://spa.initech.example/callback");
+        b.fill("#scope", "openid profile").await;
+        b.fill("#redirect_uris", "javascript:alert(1)").await;
+        b.click("#save-client").await;
+        b.wait_for_text("#error", |t| t.contains("redirect")).await;
+        assert_eq!(b.value("#scope").await, "openid profile", "the form keeps what was typed");
+        b.fill("#redirect_uris", "https://spa.initech.example/callback").await;
+        b.click("#save-client").await;
+        b.wait_for_text("#notice", |t| t == "The settings are saved.").await;
 
         // A user, invited by mail.
         b.click("nav a[href$='/t/initech/users']").await;
@@ -92,7 +104,11 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         let (_, link) = link_in(&smtp.next().await, "/tenants/initech/account/set-password");
         assert!(link.contains("token="), "the invitation carries its link");
 
-        // Roles, factors, sessions.
+        // Profile, roles, factors, sessions.
+        b.fill("#display_name", "Ivy Initech").await;
+        b.click("#save-profile").await;
+        b.wait_for_text("#notice", |t| t == "The profile is saved.").await;
+        assert_eq!(b.text("#user-display-name").await, "Ivy Initech");
         b.fill("#roles", "helpdesk reports-reader").await;
         b.click("#save-roles").await;
         b.wait_for_text("#notice", |t| t == "The roles are saved.").await;
@@ -106,7 +122,16 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         b.click("nav a[href$='/t/initech/audit']").await;
         b.heading("Audit log").await;
         assert!(b.text("#chain-status").await.starts_with("intact"), "L3");
-        for action in ["client.create", "user.create", "user.invite", "user.roles", "user.mfa_reset", "session.end"] {
+        for action in [
+            "client.create",
+            "client.update",
+            "user.create",
+            "user.invite",
+            "user.update",
+            "user.roles",
+            "user.mfa_reset",
+            "session.end",
+        ] {
             assert!(audited(b, action).await, "{action} is in the audit view");
         }
         b.fill("#f-action", "user.roles").await;

@@ -49,6 +49,7 @@ pub enum Action {
     UserResetMfa,
     UserEndSessions,
     UserSetRoles,
+    UserUpdate,
     UserResetPassword,
     UserSessions,
     RoleList,
@@ -66,7 +67,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for the table-driven tests and the documentation.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Self::TenantList,
         Self::TenantCreate,
         Self::TenantRead,
@@ -79,6 +80,7 @@ impl Action {
         Self::UserResetMfa,
         Self::UserEndSessions,
         Self::UserSetRoles,
+        Self::UserUpdate,
         Self::UserResetPassword,
         Self::UserSessions,
         Self::RoleList,
@@ -104,6 +106,7 @@ impl Action {
                 | Self::UserResetMfa
                 | Self::UserEndSessions
                 | Self::UserSetRoles
+                | Self::UserUpdate
                 | Self::UserResetPassword
                 | Self::UserSessions
         )
@@ -141,6 +144,7 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (PlatformAdmin, UserResetMfa, Any),
     (PlatformAdmin, UserEndSessions, Any),
     (PlatformAdmin, UserSetRoles, Any),
+    (PlatformAdmin, UserUpdate, Any),
     (PlatformAdmin, UserResetPassword, Any),
     (PlatformAdmin, UserSessions, Any),
     (PlatformAdmin, RoleList, Any),
@@ -164,6 +168,7 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (TenantAdmin, UserResetMfa, Own),
     (TenantAdmin, UserEndSessions, Own),
     (TenantAdmin, UserSetRoles, Own),
+    (TenantAdmin, UserUpdate, Own),
     (TenantAdmin, UserResetPassword, Own),
     (TenantAdmin, UserSessions, Own),
     (TenantAdmin, RoleList, Own),

@@ -105,6 +105,65 @@ pub async fn set_roles(
     }
 }
 
+/// What changes of an account; absent fields stay.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChangeBody {
+    /// At most 100 printable characters.
+    display_name: Option<String>,
+    /// The new address; an administrator's counts as confirmed.
+    email: Option<String>,
+    /// A disabled account cannot sign in; disabling ends its sessions and refresh tokens.
+    disabled: Option<bool>,
+}
+
+/// Changes a user's display name, address or disabled flag; needs `If-Match`.
+#[utoipa::path(patch, path = "/tenants/{slug}/users/{username}", tag = "users", request_body = UserChangeBody,
+    params(
+        ("slug" = String, Path, description = "The tenant's slug"),
+        ("username" = String, Path, description = "The username"),
+        ("If-Match" = String, Header, description = "The ETag of the user as read"),
+    ),
+    responses(
+        (status = 200, description = "The user (ETag header)", body = Object),
+        (status = 400, description = "Invalid input", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Not permitted", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Address taken", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since read", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 428, description = "No If-Match", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn update(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<UserChangeBody>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let (slug, username) = path.into_inner();
+    let (caller, t) = match admit(&req, &state, &slug, Action::UserUpdate).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let (user, roles, level) = match target(&req, &state, &caller, &t, &username, Action::UserUpdate).await {
+        Ok(found) => found,
+        Err(res) => return res,
+    };
+    if let Err(p) = check_if_match(&req, &view(&user, &roles, level)) {
+        return p.respond(&req);
+    }
+    let b = body.into_inner();
+    let change = admin::UserChange { display_name: b.display_name, email: b.email, disabled: b.disabled };
+    let (store, actor) = (state.store.clone(), caller.actor());
+    match run(&req, move || admin::update_user(&store, &actor, &user, &change, UnixTime::now())).await {
+        Ok(after) => {
+            state.wake_logout_delivery();
+            with_etag(view(&after, &roles, level))
+        }
+        Err(res) => res,
+    }
+}
+
 /// A password an administrator sets for a user (A9).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

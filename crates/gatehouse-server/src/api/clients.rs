@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::auth::{Caller, refuse};
-use super::problem::{ProblemBody, internal};
+use super::problem::{Problem, ProblemBody, internal};
 use super::{action_name, admit, check_if_match, denied_text, run, with_etag};
 use crate::http::oauth::context::{TenantEntry, blocking};
 use crate::state::AppState;
@@ -38,13 +38,26 @@ async fn check_level(
     action: Action,
     target: &str,
 ) -> Result<(), HttpResponse> {
+    service_level(req, state, caller, t, roles, action, target).await.map_err(|p| p.respond(req))
+}
+
+/// [`check_level`] for any caller (the API's or the console's), as a problem.
+pub async fn service_level(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    t: &TenantEntry,
+    roles: &[String],
+    action: Action,
+    target: &str,
+) -> Result<(), Problem> {
     let level = Level::of(roles, t.tenant.is_platform);
     if level == Level::User {
         return Ok(());
     }
     match may_act_on(&caller.operator, level) {
         Ok(()) => Ok(()),
-        Err(why) => Err(refuse(req, state, caller, action_name(action), target, denied_text(why)).await.respond(req)),
+        Err(why) => Err(refuse(req, state, caller, action_name(action), target, denied_text(why)).await),
     }
 }
 

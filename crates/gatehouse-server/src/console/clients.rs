@@ -12,6 +12,7 @@ use gatehouse_core::store::AdminStore;
 use serde::Deserialize;
 
 use super::{At, Done, Opened, open, outcome, page, problem_page, show};
+use crate::api::clients::service_level;
 use crate::api::problem::Problem;
 use crate::api::{etag_of, run_as};
 use crate::http::account::utc;
@@ -98,7 +99,15 @@ pub async fn new(
             None,
         )
         .await?;
-        Ok(show(&ClientNewPage { title: "Register a client", frame: o.frame, form: ClientForm::default() }))
+        let action = format!("{}/clients", o.frame.base);
+        Ok(show(&ClientNewPage {
+            title: "Register a client",
+            frame: o.frame,
+            form: ClientForm::default(),
+            action,
+            etag: None,
+            submit: "Register client",
+        }))
     })
     .await
 }
@@ -132,6 +141,10 @@ pub struct NewClient {
     #[serde(default)]
     backchannel_logout_uri: String,
     first_party: Option<String>,
+    #[serde(default)]
+    roles: String,
+    /// A change: the version of the client the form showed.
+    etag: Option<String>,
 }
 
 impl NewClient {
@@ -153,6 +166,7 @@ impl NewClient {
             signing_alg: self.signing_alg.clone(),
             backchannel_logout_uri: self.backchannel_logout_uri.clone(),
             first_party: self.first_party.is_some(),
+            roles: self.roles.clone(),
         }
     }
 
@@ -186,7 +200,7 @@ impl NewClient {
             web_origins: lines(&self.web_origins),
             backchannel_logout_uri: Some(self.backchannel_logout_uri.trim().to_owned()).filter(|u| !u.is_empty()),
             jwks: None,
-            roles: Vec::new(),
+            roles: words(&self.roles),
         })
     }
 }
@@ -213,8 +227,16 @@ pub async fn create(
         .await?;
         let created = match form.input(&o.target.tenant.slug) {
             Ok(input) => {
-                let (store, actor) = (state.store.clone(), o.admin.actor());
-                run_as(move || admin::create_client(&store, store.vault(), &actor, &input, UnixTime::now())).await
+                let name = format!("tenant:{}", o.target.tenant.id);
+                let caller = &o.admin.caller;
+                match service_level(&req, &state, caller, &o.target, &input.roles, Action::ClientCreate, &name).await {
+                    Ok(()) => {
+                        let (store, actor) = (state.store.clone(), o.admin.actor());
+                        run_as(move || admin::create_client(&store, store.vault(), &actor, &input, UnixTime::now()))
+                            .await
+                    }
+                    Err(p) => Err(p),
+                }
             }
             Err(p) => Err(p),
         };
@@ -226,7 +248,15 @@ pub async fn create(
             Err(p) if p.status == StatusCode::BAD_REQUEST || p.status == StatusCode::CONFLICT => {
                 let mut frame = o.frame;
                 frame.error = Some(p.detail.as_deref().unwrap_or(p.title).to_owned());
-                let page = ClientNewPage { title: "Register a client", frame, form: form.form() };
+                let action = format!("{}/clients", frame.base);
+                let page = ClientNewPage {
+                    title: "Register a client",
+                    frame,
+                    form: form.form(),
+                    action,
+                    etag: None,
+                    submit: "Register client",
+                };
                 Ok(render(&page, p.status, PAGE_CSP))
             }
             Err(p) => Ok(problem_page(&req, o.frame, &p)),
@@ -324,6 +354,128 @@ pub async fn act(
         }
         let list = format!("{}/clients?done=deleted", o.frame.base);
         Ok(outcome(&req, o.frame, deleted, &list))
+    })
+    .await
+}
+
+/// The form of a registered client's settings.
+fn form_of(c: &Client) -> ClientForm {
+    let has = |g: &str| c.grant_types.iter().any(|t| t.as_str() == g);
+    ClientForm {
+        name: c.name.clone(),
+        kind: c.client_type.as_str().to_owned(),
+        code: has("authorization_code"),
+        refresh: has("refresh_token"),
+        client_credentials: has("client_credentials"),
+        redirect_uris: c.redirect_uris.join("\n"),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.join("\n"),
+        web_origins: c.web_origins.join("\n"),
+        scope: c.scope.clone(),
+        audiences: c.audiences.join(" "),
+        access_token_ttl: c.access_token_ttl.to_string(),
+        refresh_token_ttl: c.refresh_token_ttl.to_string(),
+        signing_alg: c.signing_alg.as_str().to_owned(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone().unwrap_or_default(),
+        first_party: c.first_party,
+        roles: c.roles.join(" "),
+    }
+}
+
+/// The change form of `c`, with `error` if a change was refused.
+fn edit_page(frame: Frame, c: &Client, form: ClientForm, status: StatusCode) -> HttpResponse {
+    let action = format!("{}/clients/{}/settings", frame.base, c.client_id);
+    let page = ClientNewPage {
+        title: "Change a client",
+        frame,
+        form,
+        action,
+        etag: Some(etag_of(&crate::api::clients::view(c))),
+        submit: "Save settings",
+    };
+    render(&page, status, PAGE_CSP)
+}
+
+/// `GET …/clients/{client_id}/edit`.
+pub async fn edit(
+    req: HttpRequest,
+    t: TenantScope,
+    path: web::Path<(String, String, String)>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    page(&req, async {
+        let (_, target, id) = path.into_inner();
+        let here = format!("/console/t/{target}/clients/{id}/edit");
+        let o = open(
+            &req,
+            &state,
+            &t,
+            At { target: &target, path: &here, action: Action::ClientUpdate, tab: "clients" },
+            None,
+        )
+        .await?;
+        match client_of(&state, &o, &id).await {
+            Ok(c) => Ok(edit_page(o.frame, &c, form_of(&c), StatusCode::OK)),
+            Err(p) => Ok(problem_page(&req, o.frame, &p)),
+        }
+    })
+    .await
+}
+
+/// `POST …/clients/{client_id}/settings`: the client's new settings, against the version the
+/// form showed (O3, AC4 for a service client's roles).
+pub async fn update(
+    req: HttpRequest,
+    t: TenantScope,
+    path: web::Path<(String, String, String)>,
+    form: web::Form<NewClient>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    page(&req, async {
+        let (_, target, id) = path.into_inner();
+        let here = format!("/console/t/{target}/clients/{id}/edit");
+        let form = form.into_inner();
+        let at = At { target: &target, path: &here, action: Action::ClientUpdate, tab: "clients" };
+        let o = open(&req, &state, &t, at, Some(&form.csrf)).await?;
+        let before = match client_of(&state, &o, &id).await {
+            Ok(c) => c,
+            Err(p) => return Ok(problem_page(&req, o.frame, &p)),
+        };
+        let name = format!("client:{}", before.client_id);
+        let caller = &o.admin.caller;
+        let mut changed = if form.etag.as_deref() != Some(etag_of(&crate::api::clients::view(&before)).as_str()) {
+            Err(Problem::PRECONDITION_FAILED)
+        } else {
+            form.input(&o.target.tenant.slug)
+        };
+        for roles in [before.roles.clone(), changed.as_ref().map(|i| i.roles.clone()).unwrap_or_default()] {
+            if changed.is_ok()
+                && let Err(p) =
+                    service_level(&req, &state, caller, &o.target, &roles, Action::ClientUpdate, &name).await
+            {
+                changed = Err(p);
+            }
+        }
+        let updated = match changed {
+            Ok(input) => {
+                let (store, actor, b) = (state.store.clone(), o.admin.actor(), before.clone());
+                run_as(move || admin::update_client(&store, &actor, &b, &input)).await
+            }
+            Err(p) => Err(p),
+        };
+        match updated {
+            Ok(after) => {
+                state.caches.forget_client(&after.tenant_id, &after.client_id);
+                let mut frame = o.frame;
+                frame.notice = Some("The settings are saved.".into());
+                Ok(show(&client_page(frame, &after, None)))
+            }
+            Err(p) if p.status == StatusCode::BAD_REQUEST || p.status == StatusCode::CONFLICT => {
+                let mut frame = o.frame;
+                frame.error = Some(p.detail.as_deref().unwrap_or(p.title).to_owned());
+                Ok(edit_page(frame, &before, form.form(), p.status))
+            }
+            Err(p) => Ok(problem_page(&req, o.frame, &p)),
+        }
     })
     .await
 }

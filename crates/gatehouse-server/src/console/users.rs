@@ -156,6 +156,7 @@ pub async fn show_user(
             frame,
             etag: etag_of(&view(&user, &roles, level)),
             user: row(&user),
+            display_name: user.display_name.clone(),
             roles: roles.join(" "),
             factors: factors.iter().map(|f| format!("{} ({})", f.name, f.kind.as_str())).collect(),
             sessions: sessions
@@ -168,6 +169,7 @@ pub async fn show_user(
                 })
                 .collect(),
             can_set_roles: permitted(op, Action::UserSetRoles, tid).is_ok(),
+            can_update: permitted(op, Action::UserUpdate, tid).is_ok(),
             can_delete: permitted(op, Action::UserDelete, tid).is_ok(),
         }))
     })
@@ -183,10 +185,13 @@ pub struct ActForm {
     etag: String,
     #[serde(default)]
     confirm: String,
+    display_name: Option<String>,
+    email: Option<String>,
+    disabled: Option<String>,
 }
 
-/// `POST …/users/{username}/{action}`: `roles`, `unlock`, `mfa-reset`, `end-sessions`,
-/// `delete`.
+/// `POST …/users/{username}/{action}`: `profile`, `roles`, `unlock`, `mfa-reset`,
+/// `end-sessions`, `delete`.
 pub async fn act(
     req: HttpRequest,
     t: TenantScope,
@@ -197,6 +202,7 @@ pub async fn act(
     page(&req, async {
         let (_, target, username, verb) = path.into_inner();
         let action = match verb.as_str() {
+            "profile" => Action::UserUpdate,
             "roles" => Action::UserSetRoles,
             "unlock" => Action::UserUnlock,
             "mfa-reset" => Action::UserResetMfa,
@@ -218,6 +224,17 @@ pub async fn act(
         let current = etag_of(&view(&user, &roles, level));
         let stale = || Err::<(), _>(Problem::PRECONDITION_FAILED);
         let done: Result<(), Problem> = match action {
+            Action::UserUpdate if form.etag != current => stale(),
+            Action::UserUpdate => {
+                let change = admin::UserChange {
+                    display_name: form.display_name.map(|n| n.trim().to_owned()),
+                    email: form.email.map(|e| e.trim().to_owned()),
+                    disabled: Some(form.disabled.is_some()),
+                };
+                let updated = run_as(move || admin::update_user(&store, &actor, &user, &change, UnixTime::now())).await;
+                state.wake_logout_delivery();
+                updated.map(drop)
+            }
             Action::UserSetRoles if form.etag != current => stale(),
             Action::UserSetRoles => {
                 let new_roles = words(&form.roles);
