@@ -90,6 +90,7 @@ pub struct UsersPage {
 
 #[derive(Debug, Clone)]
 pub struct SessionRow {
+    pub sid: String,
     pub device: String,
     pub signed_in: String,
     pub methods: String,

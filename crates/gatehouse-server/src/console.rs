@@ -280,6 +280,8 @@ impl Done {
             "unlock" => "The account is unlocked.",
             "mfa-reset" => "The second factors are removed; the user enrols again at the next sign-in.",
             "end-sessions" => "The user's sessions have ended.",
+            "end-session" => "The session has ended.",
+            "password" => "The one-time password is set; the user chooses a new one at the next sign-in.",
             "deleted" => "Deleted.",
             "key" => "A new signing key is current; the previous one stays published for the overlap.",
             "policy" => "The policies are saved.",

@@ -162,6 +162,17 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
             b.goto(&format!("{base}{page}")).await;
             b.heading("Not permitted").await;
         }
+        // A9: a one-time password for a user of her own tenant; the policy still applies.
+        b.goto(&format!("{base}/tenants/acme/console/t/acme/users/alice")).await;
+        b.heading("User").await;
+        b.fill("#password", "short").await;
+        b.click("#reset-password").await;
+        b.wait_for_text("#error", |t| t.contains("at least 12 characters")).await;
+        b.goto(&format!("{base}/tenants/acme/console/t/acme/users/alice")).await;
+        b.fill("#password", "saffron-lantern-meadow").await;
+        b.click("#reset-password").await;
+        b.wait_for_text("#notice", |t| t.starts_with("The one-time password is set")).await;
+        assert_eq!(b.text("#user-state").await, "must change password");
         // AC6: the refusals are in acme's audit log.
         b.goto(&format!("{base}/tenants/acme/console/t/acme/audit?action=api.denied")).await;
         let denied = b.text("#audit").await;

@@ -162,6 +162,7 @@ pub async fn show_user(
             sessions: sessions
                 .iter()
                 .map(|s| SessionRow {
+                    sid: s.sid.clone(),
                     device: device(s.user_agent.as_deref()),
                     signed_in: utc(s.auth_time),
                     methods: s.amr.clone(),
@@ -188,10 +189,12 @@ pub struct ActForm {
     display_name: Option<String>,
     email: Option<String>,
     disabled: Option<String>,
+    sid: Option<String>,
+    password: Option<gatehouse_types::Secret<String>>,
 }
 
-/// `POST …/users/{username}/{action}`: `profile`, `roles`, `unlock`, `mfa-reset`,
-/// `end-sessions`, `delete`.
+/// `POST …/users/{username}/{action}`: `profile`, `roles`, `password`, `unlock`, `mfa-reset`,
+/// `end-session` (one), `end-sessions` (all), `delete`.
 pub async fn act(
     req: HttpRequest,
     t: TenantScope,
@@ -206,7 +209,8 @@ pub async fn act(
             "roles" => Action::UserSetRoles,
             "unlock" => Action::UserUnlock,
             "mfa-reset" => Action::UserResetMfa,
-            "end-sessions" => Action::UserEndSessions,
+            "end-sessions" | "end-session" => Action::UserEndSessions,
+            "password" => Action::UserResetPassword,
             "delete" => Action::UserDelete,
             _ => return Ok(crate::http::errors::generic(&req, actix_web::http::StatusCode::NOT_FOUND)),
         };
@@ -250,10 +254,26 @@ pub async fn act(
             Action::UserUnlock => run_as(move || admin::unlock_user(&store, &s, &name, &actor)).await.map(drop),
             Action::UserResetMfa => run_as(move || admin::reset_user_mfa(&store, &s, &name, &actor)).await.map(drop),
             Action::UserEndSessions => {
-                let ended =
-                    run_as(move || admin::end_user_sessions(&store, &s, &name, None, &actor, UnixTime::now())).await;
+                // One session (`end-session`, its sid) or all of them.
+                let sid = form.sid.filter(|_| verb == "end-session");
+                let ended = run_as(move || {
+                    admin::end_user_sessions(&store, &s, &name, sid.as_deref(), &actor, UnixTime::now())
+                })
+                .await;
                 state.wake_logout_delivery();
                 ended.map(drop)
+            }
+            Action::UserResetPassword => {
+                let Some(password) = form.password else {
+                    return Ok(problem_page(&req, o.frame, &Problem::invalid("a password is required".into())));
+                };
+                let (hasher, policy) = (state.hasher.clone(), state.config.password_policy.clone());
+                let reset = run_as(move || {
+                    admin::reset_password(&store, &hasher, &policy, &actor, &s, &name, &password, true, UnixTime::now())
+                })
+                .await;
+                state.wake_logout_delivery();
+                reset.map(drop)
             }
             Action::UserDelete if form.confirm != "yes" => {
                 Err(Problem::invalid("tick the box to confirm the deletion".into()))
