@@ -268,3 +268,45 @@ async fn a_hash_with_old_parameters_is_rehashed_at_sign_in() {
         assert_eq!(hash(), new, "{db:?}: rehashed once");
     }
 }
+
+/// A4, S4 per tenant: a tenant's own lockout threshold and duration, and session lifetime,
+/// set through the policy use case the API, the console and the CLI share.
+#[actix_web::test]
+async fn a_tenant_sets_its_own_lockout_and_session_lifetime() {
+    use gatehouse_core::store::AccountStore;
+    for db in databases() {
+        let server = server(&db).await;
+        tenant(&server, "acme");
+        let alice = user(&server, "acme", "alice");
+        let spa = spa(&server, "acme", "Web App", true);
+        let store = &server.running.store;
+        for bad in [
+            admin::PolicyChange { lockout_threshold: Some(2), ..Default::default() },
+            admin::PolicyChange { lockout_minutes: Some(0), ..Default::default() },
+            admin::PolicyChange { session_idle_minutes: Some(4), ..Default::default() },
+            admin::PolicyChange { session_max_hours: Some(721), ..Default::default() },
+        ] {
+            assert!(matches!(admin::update_tenant_policy(store, "test", "acme", &bad), Err(admin::AdminError::Invalid(_))));
+        }
+        let change = admin::PolicyChange {
+            lockout_threshold: Some(3),
+            lockout_minutes: Some(2),
+            session_max_hours: Some(2),
+            ..Default::default()
+        };
+        let t = admin::update_tenant_policy(store, "test", "acme", &change).unwrap();
+        let b = browser(&server);
+        for _ in 0..3 {
+            assert_eq!(attempt(&server, &b, &spa, "wrong-guess").await, (StatusCode::UNAUTHORIZED, true), "{db:?}");
+        }
+        assert_eq!(attempt(&server, &b, &spa, PASSWORD).await, (StatusCode::UNAUTHORIZED, true), "{db:?}: locked at 3");
+        let lock = store.lockout(&t.id, &alice).unwrap();
+        let until = lock.locked_until.expect("locked");
+        let now = gatehouse_core::UnixTime::now().0;
+        assert!((now + 100..=now + 120).contains(&until), "{db:?}: two minutes, not fifteen: {}", until - now);
+        admin::unlock_user(store, "acme", "alice", "test").unwrap();
+        assert_eq!(attempt(&server, &b, &spa, PASSWORD).await.0, StatusCode::SEE_OTHER, "{db:?}");
+        let sessions = store.sessions_of(&t.id, &alice, now).unwrap();
+        assert_eq!(sessions[0].expires_at - sessions[0].created_at, 2 * 3600, "{db:?}: the tenant's lifetime");
+    }
+}

@@ -235,6 +235,10 @@ pub struct PolicyPage {
     pub password_max_age_days: u32,
     pub password_reset: bool,
     pub self_registration: bool,
+    pub session_idle_minutes: u32,
+    pub session_max_hours: u32,
+    pub lockout_threshold: u8,
+    pub lockout_minutes: u32,
 }
 
 /// The audit page's filter, as the form shows it.

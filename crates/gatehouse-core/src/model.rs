@@ -42,6 +42,16 @@ pub struct TenantPolicy {
     /// A6: how recent (minutes) the sign-in with every factor must be for changing the
     /// password or the factors (default 10).
     pub recent_auth_minutes: u16,
+    /// S4: a session ends after this many minutes without activity (default 30; 5–1440).
+    pub session_idle_minutes: u32,
+    /// S4: a session ends this many hours after its sign-in, however active (default 12;
+    /// 1–720).
+    pub session_max_hours: u32,
+    /// A4: this many failed sign-ins in a row lock the account (default 5; 3–20).
+    pub lockout_threshold: u8,
+    /// A4: the first lockout lasts this many minutes, doubling on repeat up to a day
+    /// (default 15; 1–1440).
+    pub lockout_minutes: u32,
 }
 
 /// IO1: a mail sender: `address` or `Name <address>`, printable, no line breaks.
@@ -70,6 +80,30 @@ impl Default for TenantPolicy {
             mfa: crate::mfa::MfaPolicy::Optional,
             passwordless: false,
             recent_auth_minutes: 10,
+            session_idle_minutes: 30,
+            session_max_hours: 12,
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+impl TenantPolicy {
+    /// S4: the tenant's session timeouts.
+    pub fn sessions(&self) -> crate::flow::session::SessionPolicy {
+        crate::flow::session::SessionPolicy {
+            idle_secs: i64::from(self.session_idle_minutes) * 60,
+            absolute_secs: i64::from(self.session_max_hours) * 3600,
+        }
+    }
+
+    /// A4: the tenant's lockout.
+    pub fn lockout(&self) -> crate::password::LockoutPolicy {
+        let base_secs = i64::from(self.lockout_minutes) * 60;
+        crate::password::LockoutPolicy {
+            threshold: i32::from(self.lockout_threshold),
+            base_secs,
+            max_secs: base_secs.max(86_400),
         }
     }
 }

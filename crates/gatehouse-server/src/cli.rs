@@ -132,6 +132,19 @@ pub enum TenantCommand {
         /// (1–1440; default 10).
         #[arg(long)]
         recent_auth_minutes: Option<u16>,
+        /// S4: minutes without activity after which a session ends (5–1440; default 30).
+        #[arg(long)]
+        session_idle_minutes: Option<u32>,
+        /// S4: hours after its sign-in after which a session ends (1–720; default 12).
+        #[arg(long)]
+        session_max_hours: Option<u32>,
+        /// A4: failed sign-ins in a row that lock the account (3–20; default 5).
+        #[arg(long)]
+        lockout_threshold: Option<u8>,
+        /// A4: minutes the first lockout lasts, doubling on repeat up to a day (1–1440;
+        /// default 15).
+        #[arg(long)]
+        lockout_minutes: Option<u32>,
         #[command(flatten)]
         out: JsonFlag,
     },

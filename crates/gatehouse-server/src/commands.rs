@@ -103,6 +103,10 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
             mfa,
             passwordless,
             recent_auth_minutes,
+            session_idle_minutes,
+            session_max_hours,
+            lockout_threshold,
+            lockout_minutes,
             out,
         }) => {
             let change = admin::PolicyChange {
@@ -114,6 +118,10 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
                 mfa,
                 passwordless,
                 recent_auth_minutes,
+                session_idle_minutes,
+                session_max_hours,
+                lockout_threshold,
+                lockout_minutes,
                 expected: None,
             };
             (out.json, tenant_update(config, &slug, &change))
@@ -323,7 +331,7 @@ fn audit_verify(config: &Config) -> anyhow::Result<Output> {
 /// D3: purges expired records now.
 fn purge(config: &Config) -> anyhow::Result<Output> {
     let store = store(config)?;
-    let idle = gatehouse_core::flow::session::SessionPolicy::default().idle_secs;
+    let idle = gatehouse_core::flow::session::SessionPolicy::MAX_IDLE_SECS;
     let purged = store.purge_expired(UnixTime::now().0, idle)?;
     Ok(Output {
         text: format!(

@@ -17,7 +17,8 @@ pub const INTERVAL: Duration = Duration::from_secs(15 * 60);
 
 /// D3: purges expired records once, off the executor.
 pub async fn once(store: Store) -> anyhow::Result<Purged> {
-    let idle = SessionPolicy::default().idle_secs;
+    // Sessions idle longer than any tenant may allow are over everywhere (S4).
+    let idle = SessionPolicy::MAX_IDLE_SECS;
     Ok(web::block(move || store.purge_expired(UnixTime::now().0, idle)).await??)
 }
 

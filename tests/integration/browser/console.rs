@@ -162,6 +162,16 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
             b.goto(&format!("{base}{page}")).await;
             b.heading("Not permitted").await;
         }
+        // Her tenant's policies, sessions and lockout among them.
+        b.click("nav a[href$='/t/acme/policy']").await;
+        b.heading("Policies").await;
+        assert_eq!(b.value("#lockout_threshold").await, "5");
+        b.fill("#lockout_threshold", "4").await;
+        b.fill("#session_idle_minutes", "45").await;
+        b.click("#save-policy").await;
+        b.wait_for_text("#notice", |t| t == "The policies are saved.").await;
+        assert_eq!(b.value("#lockout_threshold").await, "4");
+        assert_eq!(b.value("#session_idle_minutes").await, "45");
         // A9: a one-time password for a user of her own tenant; the policy still applies.
         b.goto(&format!("{base}/tenants/acme/console/t/acme/users/alice")).await;
         b.heading("User").await;

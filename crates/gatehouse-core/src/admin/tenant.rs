@@ -68,12 +68,16 @@ pub struct PolicyChange {
     pub mfa: Option<crate::mfa::MfaPolicy>,
     pub passwordless: Option<bool>,
     pub recent_auth_minutes: Option<u16>,
+    pub session_idle_minutes: Option<u32>,
+    pub session_max_hours: Option<u32>,
+    pub lockout_threshold: Option<u8>,
+    pub lockout_minutes: Option<u32>,
     /// The policies the change was made against (the API's `If-Match`): if the stored ones
     /// differ, nothing changes (`Conflict`).
     pub expected: Option<crate::model::TenantPolicy>,
 }
 
-/// A2, A9, AC3: changes a tenant's account policies, audited with before and after.
+/// A2, A4, A9, AC3, S4: changes a tenant's account policies, audited with before and after.
 pub fn update_tenant_policy(
     store: &(impl TenantStore + crate::store::AccountStore),
     actor: &str,
@@ -122,6 +126,30 @@ pub fn update_tenant_policy(
             return Err(AdminError::invalid("recent sign-in window must be between 1 and 1440 minutes"));
         }
         p.recent_auth_minutes = minutes;
+    }
+    if let Some(minutes) = change.session_idle_minutes {
+        if !(5..=1440).contains(&minutes) {
+            return Err(AdminError::invalid("session idle timeout must be between 5 and 1440 minutes"));
+        }
+        p.session_idle_minutes = minutes;
+    }
+    if let Some(hours) = change.session_max_hours {
+        if !(1..=720).contains(&hours) {
+            return Err(AdminError::invalid("session lifetime must be between 1 and 720 hours"));
+        }
+        p.session_max_hours = hours;
+    }
+    if let Some(n) = change.lockout_threshold {
+        if !(3..=20).contains(&n) {
+            return Err(AdminError::invalid("lockout threshold must be between 3 and 20 failures"));
+        }
+        p.lockout_threshold = n;
+    }
+    if let Some(minutes) = change.lockout_minutes {
+        if !(1..=1440).contains(&minutes) {
+            return Err(AdminError::invalid("lockout duration must be between 1 and 1440 minutes"));
+        }
+        p.lockout_minutes = minutes;
     }
     let audit = AuditEvent::new(actor, "tenant.policy")
         .tenant(&tenant.id)

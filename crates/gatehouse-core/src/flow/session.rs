@@ -19,6 +19,11 @@ pub struct SessionPolicy {
     pub absolute_secs: i64,
 }
 
+impl SessionPolicy {
+    /// The longest idle timeout a tenant may set (a day): what the purge waits for.
+    pub const MAX_IDLE_SECS: i64 = 24 * 3600;
+}
+
 impl Default for SessionPolicy {
     fn default() -> Self {
         Self { idle_secs: 30 * 60, absolute_secs: 12 * 3600 }

@@ -144,9 +144,17 @@ pub struct PolicyPatch {
     mfa: Option<String>,
     passwordless: Option<bool>,
     recent_auth_minutes: Option<u16>,
+    /// S4: minutes without activity after which a session ends (5–1440).
+    session_idle_minutes: Option<u32>,
+    /// S4: hours after its sign-in after which a session ends (1–720).
+    session_max_hours: Option<u32>,
+    /// A4: failed sign-ins in a row that lock the account (3–20).
+    lockout_threshold: Option<u8>,
+    /// A4: minutes the first lockout lasts, doubling on repeat up to a day (1–1440).
+    lockout_minutes: Option<u32>,
 }
 
-/// Changes a tenant's policies (A2, A6, A9, AC3); needs `If-Match`.
+/// Changes a tenant's policies (A2, A4, A6, A9, AC3, S4); needs `If-Match`.
 #[utoipa::path(patch, path = "/tenants/{slug}/policy", tag = "tenants", request_body = PolicyPatch,
     params(
         ("slug" = String, Path, description = "The tenant's slug"),
@@ -188,6 +196,10 @@ pub async fn update_policy(
         mfa,
         passwordless: p.passwordless,
         recent_auth_minutes: p.recent_auth_minutes,
+        session_idle_minutes: p.session_idle_minutes,
+        session_max_hours: p.session_max_hours,
+        lockout_threshold: p.lockout_threshold,
+        lockout_minutes: p.lockout_minutes,
         expected: Some(now.policy.clone()),
     };
     let (store, actor, s) = (state.store.clone(), caller.actor(), t.tenant.slug.clone());

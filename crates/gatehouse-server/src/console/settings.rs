@@ -253,6 +253,10 @@ pub async fn policy(
             password_max_age_days: p.password_max_age_days,
             password_reset: p.password_reset,
             self_registration: p.self_registration,
+            session_idle_minutes: p.session_idle_minutes,
+            session_max_hours: p.session_max_hours,
+            lockout_threshold: p.lockout_threshold,
+            lockout_minutes: p.lockout_minutes,
         }))
     })
     .await
@@ -269,6 +273,10 @@ pub struct PolicyForm {
     password_max_age_days: String,
     password_reset: Option<String>,
     self_registration: Option<String>,
+    session_idle_minutes: String,
+    session_max_hours: String,
+    lockout_threshold: String,
+    lockout_minutes: String,
 }
 
 /// `POST …/policy`: saves the policies, against the version the form showed.
@@ -333,6 +341,10 @@ fn change_of(form: &PolicyForm, expected: gatehouse_core::model::TenantPolicy) -
         ),
         passwordless: Some(form.passwordless.is_some()),
         recent_auth_minutes: Some(number(&form.recent_auth_minutes, "recent sign-in minutes")?),
+        session_idle_minutes: Some(number(&form.session_idle_minutes, "session idle timeout")?),
+        session_max_hours: Some(number(&form.session_max_hours, "session lifetime")?),
+        lockout_threshold: Some(number(&form.lockout_threshold, "lockout threshold")?),
+        lockout_minutes: Some(number(&form.lockout_minutes, "lockout duration")?),
         expected: Some(expected),
     })
 }

@@ -14,7 +14,7 @@ use gatehouse_core::crypto::random_token;
 use gatehouse_core::flow::authorize::{AuthorizeRequest, RedirectError, ResponseMode};
 use gatehouse_core::flow::interaction::{Continuation, SignIn};
 use gatehouse_core::flow::secret_hash;
-use gatehouse_core::flow::session::{SessionPolicy, binding_holds, is_live};
+use gatehouse_core::flow::session::{binding_holds, is_live};
 use gatehouse_core::model::Client;
 use gatehouse_core::store::{FlowStore, PendingRequest, SessionRecord};
 use gatehouse_types::ProtocolError;
@@ -66,7 +66,7 @@ pub async fn current_session(
     let now = UnixTime::now();
     let (store, tenant_id, h) = (state.store.clone(), tenant.tenant.id.clone(), hash.clone());
     let Some(session) = blocking(move || store.session(&tenant_id, &h, now.0)).await? else { return Ok(None) };
-    if !is_live(&session, SessionPolicy::default(), now) {
+    if !is_live(&session, tenant.tenant.policy.sessions(), now) {
         return Ok(None);
     }
     if tenant.tenant.bind_sessions && !binding_holds(&session, &user_agent_hash(req), ip.as_deref()) {

@@ -11,7 +11,6 @@ use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::flow::interaction::{Progress, Step};
 use gatehouse_core::mfa::{self, FactorKind, amr, check_factor_name, recovery, totp};
 use gatehouse_core::oauth::params::has_control;
-use gatehouse_core::password::LockoutPolicy;
 use gatehouse_core::store::{FlowStore, LockoutStore, MfaStore, UserStore};
 use gatehouse_types::{ProtocolError, Secret};
 use serde::Deserialize;
@@ -162,7 +161,8 @@ async fn handle_present(
     // A4: the attempt is admitted before the code is looked at and decided after.
     let store = state.store.clone();
     let (t2, u2) = (t.clone(), u.clone());
-    if !blocking(move || store.admit_attempt(&t2, &u2, LockoutPolicy::default(), UnixTime::now())).await? {
+    let lockout = tenant.tenant.policy.lockout();
+    if !blocking(move || store.admit_attempt(&t2, &u2, lockout, UnixTime::now())).await? {
         return end_locked(req, state, tenant, &w).await;
     }
     let (method, remaining) = match (&form.code, &form.recovery_code) {
@@ -174,7 +174,7 @@ async fn handle_present(
         _ => (None, None),
     };
     let Some(method) = method else {
-        signin::count_failure(state, &t, &w.user).await?;
+        signin::count_failure(state, tenant, &w.user).await?;
         let kind = if form.code.is_some() { "totp" } else { "recovery_code" };
         audit_step(req, state, tenant, &u, "login.factor", Outcome::Failure, json!({ "factor": kind })).await?;
         return enter(state, tenant, w, progress.amr, Step::SecondFactor, StepView::error(CODE_REFUSED)).await;
@@ -221,7 +221,8 @@ async fn handle_present_passkey(
         return Ok(refused_page(req, &PageRefused("no passkey ceremony")));
     };
     let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), w.user.id.clone());
-    if !blocking(move || store.admit_attempt(&t, &u, LockoutPolicy::default(), UnixTime::now())).await? {
+    let lockout = tenant.tenant.policy.lockout();
+    if !blocking(move || store.admit_attempt(&t, &u, lockout, UnixTime::now())).await? {
         return end_locked(req, state, tenant, &w).await;
     }
     match passkeys::finish_authentication(state, tenant, &w.user.id, &ceremony, &form.credential).await? {
@@ -235,7 +236,7 @@ async fn handle_present_passkey(
         }
         Err(why) => {
             tracing::info!(reason = why.0, "passkey as second factor refused");
-            signin::count_failure(state, &tenant.tenant.id, &w.user).await?;
+            signin::count_failure(state, tenant, &w.user).await?;
             let details = json!({ "factor": "passkey" });
             audit_step(req, state, tenant, &w.user.id, "login.factor", Outcome::Failure, details).await?;
             enter(state, tenant, w, progress.amr, Step::SecondFactor, StepView::error(PASSKEY_REFUSED)).await

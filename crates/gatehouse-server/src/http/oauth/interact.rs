@@ -106,7 +106,7 @@ async fn handle_login(
     // Usernames are compared in their normalized form (A8: `Alice` is `alice`).
     let username = Username::normalize(&form.username.chars().take(254).collect::<String>());
     let source_ip = client_ip(req).map(|ip| ip.to_string());
-    let user = match signin::check(state, &tenant.tenant.id, &username, form.password).await? {
+    let user = match signin::check(state, tenant, &username, form.password).await? {
         Attempt::Valid(user) => {
             state.failure_streaks.clear(&tenant.tenant.id, &username);
             state.metrics.count(Event::LoginSucceeded);

@@ -8,12 +8,12 @@ use gatehouse_core::UnixTime;
 use gatehouse_core::audit::{AuditEvent, Outcome};
 use gatehouse_core::crypto::KeyKind;
 use gatehouse_core::model::User;
-use gatehouse_core::password::{LockoutPolicy, Verification};
+use gatehouse_core::password::Verification;
 use gatehouse_core::store::{LockoutStore, UserStore};
 use gatehouse_types::{ProtocolError, Secret};
 use serde_json::json;
 
-use super::context::blocking;
+use super::context::{TenantEntry, blocking};
 use crate::state::AppState;
 
 /// What a sign-in attempt came to. Failures and successes are already recorded.
@@ -33,16 +33,17 @@ pub enum Attempt {
 /// parameters is rehashed (A1).
 pub async fn check(
     state: &AppState,
-    tenant_id: &str,
+    tenant: &TenantEntry,
     username: &str,
     password: Secret<String>,
 ) -> Result<Attempt, ProtocolError> {
+    let (tenant_id, lockout) = (tenant.tenant.id.as_str(), tenant.tenant.policy.lockout());
     let (store, t, u) = (state.store.clone(), tenant_id.to_owned(), username.to_owned());
     let account = blocking(move || store.user_by_username(&t, &u)).await?.filter(|u| !u.disabled);
     let admitted = match &account {
         Some(user) => {
             let (store, t, id) = (state.store.clone(), tenant_id.to_owned(), user.id.clone());
-            blocking(move || store.admit_attempt(&t, &id, LockoutPolicy::default(), UnixTime::now())).await?
+            blocking(move || store.admit_attempt(&t, &id, lockout, UnixTime::now())).await?
         }
         None => {
             // A3: a lockout read for unknown names too (an id no account has), so its cost
@@ -70,7 +71,7 @@ pub async fn check(
         return Ok(Attempt::Locked(user));
     }
     if !right {
-        count_failure(state, tenant_id, &user).await?;
+        count_failure(state, tenant, &user).await?;
         return Ok(Attempt::Invalid(Some(user)));
     }
     // A4: decided only now, atomically: an account locked meanwhile gives no session.
@@ -91,8 +92,8 @@ pub async fn check(
 /// sees it; the failure that starts a lockout is audited. (The write makes a known name's
 /// failure a millisecond slower than an unknown one's, well inside the progressive delay's
 /// and Argon2's own variation.)
-pub async fn count_failure(state: &AppState, tenant_id: &str, user: &User) -> Result<(), ProtocolError> {
-    let policy = LockoutPolicy::default();
+pub async fn count_failure(state: &AppState, tenant: &TenantEntry, user: &User) -> Result<(), ProtocolError> {
+    let (tenant_id, policy) = (tenant.tenant.id.as_str(), tenant.tenant.policy.lockout());
     let mut event = AuditEvent::new("system", "account.lockout")
         .tenant(tenant_id)
         .target(format!("user:{}", user.id))

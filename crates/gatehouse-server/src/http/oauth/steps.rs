@@ -13,7 +13,7 @@ use gatehouse_core::account::{PasswordChange, check_new_password, password_expir
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::flow::interaction::{Continuation, Progress, SignIn, Step};
 use gatehouse_core::flow::secret_hash;
-use gatehouse_core::flow::session::{SessionPolicy, new_session, renewed_session};
+use gatehouse_core::flow::session::{new_session, renewed_session};
 use gatehouse_core::mfa::{self, FactorNeed, MfaPolicy, amr};
 use gatehouse_core::model::{User, roles};
 use gatehouse_core::oauth::params::has_control;
@@ -216,7 +216,8 @@ pub async fn start_session(
             (id, record, true)
         }
         _ => {
-            let (id, record) = new_session(&tenant.tenant.id, &user.id, &amr, acr, SessionPolicy::default(), now);
+            let (id, record) =
+                new_session(&tenant.tenant.id, &user.id, &amr, acr, tenant.tenant.policy.sessions(), now);
             (id, record, false)
         }
     };
