@@ -286,7 +286,10 @@ async fn a_tenant_sets_its_own_lockout_and_session_lifetime() {
             admin::PolicyChange { session_idle_minutes: Some(4), ..Default::default() },
             admin::PolicyChange { session_max_hours: Some(721), ..Default::default() },
         ] {
-            assert!(matches!(admin::update_tenant_policy(store, "test", "acme", &bad), Err(admin::AdminError::Invalid(_))));
+            assert!(matches!(
+                admin::update_tenant_policy(store, "test", "acme", &bad),
+                Err(admin::AdminError::Invalid(_))
+            ));
         }
         let change = admin::PolicyChange {
             lockout_threshold: Some(3),

@@ -21,6 +21,27 @@ async fn enrol_totp(b: &Browser) {
     b.click("#continue").await;
 }
 
+/// The page is usable by keyboard and screen reader, and on a phone: every control has a
+/// label (or an accessible name), the page has one `h1` and a skip link to `main`, and at a
+/// phone's width nothing makes the page scroll sideways.
+async fn accessible(b: &Browser) {
+    let unlabelled = b
+        .eval(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]\
+             .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())\
+             .map(e => e.outerHTML)",
+        )
+        .await;
+    assert_eq!(unlabelled, serde_json::json!([]), "every control is labelled");
+    assert_eq!(b.eval("return document.querySelectorAll('h1').length").await, 1);
+    assert!(b.has("a.skip[href='#main']").await && b.has("main#main").await, "a skip link to the content");
+    b.resize(390, 844).await;
+    assert!(b.eval("return window.innerWidth").await.as_i64().unwrap() <= 390, "the window is a phone's");
+    let overflow = b.eval("return document.documentElement.scrollWidth - window.innerWidth").await;
+    b.resize(1024, 900).await;
+    assert!(overflow.as_i64().unwrap() <= 0, "nothing scrolls sideways on a phone: {overflow}");
+}
+
 /// Whether the audit table lists `action`.
 async fn audited(b: &Browser, action: &str) -> bool {
     b.text("#audit").await.lines().any(|row| row.split_whitespace().any(|cell| cell == action))
@@ -55,6 +76,7 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         enrol_totp(b).await;
         b.heading("Overview").await;
         assert_eq!(b.text("#signed-in-as").await, "root");
+        accessible(b).await;
 
         // A tenant.
         b.click("nav a[href$='/console/tenants']").await;
@@ -71,6 +93,7 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         b.click("nav a[href$='/t/initech/clients']").await;
         b.click("#new-client").await;
         b.heading("Register a client").await;
+        accessible(b).await;
         assert!(b.text("label[for=redirect_uris]").await.contains("compared exactly"));
         b.fill("#name", "Initech SPA").await;
         b.click("#type-public").await;
@@ -100,6 +123,7 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         b.fill("#email", "ivy@initech.example").await;
         b.click("#invite-user").await;
         b.heading("User").await;
+        accessible(b).await;
         assert_eq!(b.text("#user-state").await, "invited");
         let (_, link) = link_in(&smtp.next().await, "/tenants/initech/account/set-password");
         assert!(link.contains("token="), "the invitation carries its link");
@@ -121,6 +145,7 @@ async fn an_administrator_manages_tenants_clients_users_and_roles_and_sees_it_au
         // Each action is in the audit view, and the chain verifies.
         b.click("nav a[href$='/t/initech/audit']").await;
         b.heading("Audit log").await;
+        accessible(b).await;
         assert!(b.text("#chain-status").await.starts_with("intact"), "L3");
         for action in [
             "client.create",
@@ -165,6 +190,7 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
         // Her tenant's policies, sessions and lockout among them.
         b.click("nav a[href$='/t/acme/policy']").await;
         b.heading("Policies").await;
+        accessible(b).await;
         assert_eq!(b.value("#lockout_threshold").await, "5");
         b.fill("#lockout_threshold", "4").await;
         b.fill("#session_idle_minutes", "45").await;

@@ -249,6 +249,11 @@ impl Browser {
         self.client.execute(script, vec![]).await.expect("script runs")
     }
 
+    /// Resizes the window (a phone is 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.expect("the window resizes");
+    }
+
     /// Adds a virtual passkey authenticator (see [`AddVirtualAuthenticator`]).
     pub async fn add_virtual_authenticator(&self) {
         self.client.issue_cmd(AddVirtualAuthenticator).await.expect("chromedriver adds a virtual authenticator");
