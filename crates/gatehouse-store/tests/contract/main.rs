@@ -13,6 +13,7 @@ use gatehouse_store::{DbUrl, OpenError, Store};
 use gatehouse_testkit::{TestDatabase, databases};
 use gatehouse_types::Secret;
 
+mod administration;
 mod mfa;
 
 const NOW: UnixTime = UnixTime(1_790_000_000);
