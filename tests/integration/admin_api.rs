@@ -195,6 +195,7 @@ async fn every_level_action_and_tenant_is_allowed_or_refused_as_the_table_says()
                 false,
             ),
             (Method::GET, "/tenants/{t}/roles", None, StatusCode::OK, true),
+            (Method::GET, "/tenants/{t}/sessions", None, StatusCode::OK, false),
             (Method::GET, "/tenants/{t}/clients", None, StatusCode::OK, false),
             (Method::POST, "/tenants/{t}/clients", Some(json!({ "name": "" })), StatusCode::BAD_REQUEST, false),
             (Method::GET, "/tenants/{t}/clients/{c}", None, StatusCode::OK, false),

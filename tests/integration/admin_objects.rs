@@ -200,6 +200,10 @@ async fn sessions_are_listed_and_ended_and_passwords_reset() {
         assert_eq!(items.len(), 1, "{db:?}: tara signed in once");
         assert!(items[0]["amr"].as_array().unwrap().contains(&json!("otp")), "{db:?}: {list}");
         let sid = items[0]["sid"].as_str().unwrap();
+        // S8: the tenant-wide list has it, with its user.
+        let (_, _, all) = call(s, platform, Method::GET, "/tenants/acme/sessions", None, None).await;
+        let listed = all["items"].as_array().unwrap().iter().find(|i| i["sid"] == sid).cloned();
+        assert_eq!(listed.map(|i| i["username"].clone()), Some(json!("tara")), "{db:?}: {all}");
         let path = format!("/tenants/acme/users/tara/sessions/{sid}");
         let (status, _, _) = call(s, platform, Method::DELETE, &path, None, None).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{db:?}");

@@ -299,3 +299,13 @@ pub struct ApiReferencePage {
     /// Operations by tag.
     pub groups: Vec<(String, Vec<Operation>)>,
 }
+
+/// The tenant's live sessions.
+#[derive(Template)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub title: &'static str,
+    pub frame: Frame,
+    /// (username, session)
+    pub sessions: Vec<(String, SessionRow)>,
+}

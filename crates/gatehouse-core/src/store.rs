@@ -160,6 +160,14 @@ pub trait AdminStore {
     /// tenant and id), only if the stored user still equals `before` (`Conflict` otherwise). A
     /// user being disabled loses every session (their clients told) and refresh token with it.
     fn update_user(&self, before: &User, after: &User, now: i64, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// S8: the tenant's live sessions at `now`, most recently active first, with the username
+    /// of each.
+    fn tenant_sessions(
+        &self,
+        tenant_id: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(SessionRecord, String)>, StoreError>;
     /// The tenant's roles with how many users hold each, by name.
     fn list_roles(&self, tenant_id: &str) -> Result<Vec<(String, i64)>, StoreError>;
     /// Audit records matching `filter`, newest first.

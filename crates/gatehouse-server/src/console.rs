@@ -8,6 +8,7 @@
 
 mod audit;
 mod clients;
+mod sessions;
 mod settings;
 mod tenants;
 mod users;
@@ -55,6 +56,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/t/{target}/clients/{client_id}/settings", web::post().to(clients::update))
         .route("/console/t/{target}/clients/{client_id}/{action}", web::post().to(clients::act))
         .route("/console/t/{target}/roles", web::get().to(settings::roles))
+        .route("/console/t/{target}/sessions", web::get().to(sessions::list))
         .route("/console/t/{target}/keys", web::get().to(settings::keys))
         .route("/console/t/{target}/keys", web::post().to(settings::rotate_key))
         .route("/console/t/{target}/policy", web::get().to(settings::policy))

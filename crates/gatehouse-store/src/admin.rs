@@ -6,16 +6,17 @@ use diesel::prelude::*;
 use gatehouse_core::StoreError;
 use gatehouse_core::audit::{AuditEvent, AuditRecord};
 use gatehouse_core::model::{Client, User};
-use gatehouse_core::store::{AdminStore, AuditFilter, CHANGED_MEANWHILE as CHANGED, SessionsToEnd};
+use gatehouse_core::store::{AdminStore, AuditFilter, CHANGED_MEANWHILE as CHANGED, SessionRecord, SessionsToEnd};
 
 use crate::Store;
 use crate::audit::{Row as AuditRow, append_in};
 use crate::clients::Row;
 use crate::conn::{DbConnection, on_backend};
 use crate::error::unavailable;
+use crate::flow::{SESSION_COLUMNS, SessionRow, session_of};
 use crate::schema::{
     audit_log, auth_codes, auth_requests, clients, consents, refresh_tokens, role_assignments, roles, session_clients,
-    users,
+    sessions, users,
 };
 
 /// The client row, locked on PostgreSQL until the transaction ends (SQLite's write
@@ -206,6 +207,39 @@ impl AdminStore for Store {
             }
             append_in(conn, &self.vault, audit).map(|_| ())
         })
+    }
+
+    fn tenant_sessions(
+        &self,
+        tenant_id: &str,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<(SessionRecord, String)>, StoreError> {
+        let mut conn = self.db.conn()?;
+        let rows: Vec<SessionRow> = sessions::table
+            .filter(sessions::tenant_id.eq(tenant_id))
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .order(sessions::last_seen_at.desc())
+            .limit(limit)
+            .select(SESSION_COLUMNS)
+            .load(&mut *conn)
+            .map_err(unavailable)?;
+        let live: Vec<SessionRecord> = rows.into_iter().map(session_of).collect();
+        let ids: Vec<&str> = live.iter().map(|s| s.user_id.as_str()).collect();
+        let names: Vec<(String, String)> = users::table
+            .filter(users::tenant_id.eq(tenant_id))
+            .filter(users::id.eq_any(ids))
+            .select((users::id, users::username))
+            .load(&mut *conn)
+            .map_err(unavailable)?;
+        Ok(live
+            .into_iter()
+            .filter_map(|s| {
+                let name = names.iter().find(|(id, _)| *id == s.user_id)?.1.clone();
+                Some((s, name))
+            })
+            .collect())
     }
 
     fn list_roles(&self, tenant_id: &str) -> Result<Vec<(String, i64)>, StoreError> {

@@ -187,6 +187,10 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
             b.goto(&format!("{base}{page}")).await;
             b.heading("Not permitted").await;
         }
+        // Who is signed in: tara herself.
+        b.click("nav a[href$='/t/acme/sessions']").await;
+        b.heading("Sessions").await;
+        assert!(b.text("#sessions").await.contains("tara"));
         // Her tenant's policies, sessions and lockout among them.
         b.click("nav a[href$='/t/acme/policy']").await;
         b.heading("Policies").await;

@@ -52,6 +52,7 @@ pub enum Action {
     UserUpdate,
     UserResetPassword,
     UserSessions,
+    SessionList,
     RoleList,
     ClientList,
     ClientRead,
@@ -67,7 +68,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for the table-driven tests and the documentation.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Self::TenantList,
         Self::TenantCreate,
         Self::TenantRead,
@@ -83,6 +84,7 @@ impl Action {
         Self::UserUpdate,
         Self::UserResetPassword,
         Self::UserSessions,
+        Self::SessionList,
         Self::RoleList,
         Self::ClientList,
         Self::ClientRead,
@@ -147,6 +149,7 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (PlatformAdmin, UserUpdate, Any),
     (PlatformAdmin, UserResetPassword, Any),
     (PlatformAdmin, UserSessions, Any),
+    (PlatformAdmin, SessionList, Any),
     (PlatformAdmin, RoleList, Any),
     (PlatformAdmin, ClientList, Any),
     (PlatformAdmin, ClientRead, Any),
@@ -171,6 +174,7 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (TenantAdmin, UserUpdate, Own),
     (TenantAdmin, UserResetPassword, Own),
     (TenantAdmin, UserSessions, Own),
+    (TenantAdmin, SessionList, Own),
     (TenantAdmin, RoleList, Own),
     (TenantAdmin, ClientList, Own),
     (TenantAdmin, ClientRead, Own),

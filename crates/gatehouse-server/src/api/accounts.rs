@@ -259,26 +259,56 @@ pub async fn sessions(req: HttpRequest, path: web::Path<(String, String)>, state
     };
     let (store, s) = (state.store.clone(), t.tenant.slug.clone());
     match run(&req, move || admin::user_sessions(&store, &s, &user.username, UnixTime::now())).await {
+        Ok(all) => HttpResponse::Ok().json(json!({ "items": all.iter().map(session_json).collect::<Vec<_>>() })),
+        Err(res) => res,
+    }
+}
+
+/// A session as the API shows it.
+fn session_json(s: &gatehouse_core::store::SessionRecord) -> serde_json::Value {
+    json!({
+        "sid": s.sid,
+        "auth_time": s.auth_time,
+        "amr": s.amr.split_whitespace().collect::<Vec<_>>(),
+        "acr": s.acr,
+        "created_at": s.created_at,
+        "last_seen_at": s.last_seen_at,
+        "expires_at": s.expires_at,
+        "client_ip": s.client_ip,
+        "user_agent": s.user_agent,
+    })
+}
+
+/// The most sessions the tenant-wide list holds.
+const MAX_SESSIONS: i64 = 500;
+
+/// S8: the tenant's live sessions, most recently active first (tenant administrators).
+#[utoipa::path(get, path = "/tenants/{slug}/sessions", tag = "sessions",
+    params(("slug" = String, Path, description = "The tenant's slug")),
+    responses(
+        (status = 200, description = "`{\"items\": [session with username]}` (at most 500)", body = Object),
+        (status = 401, description = "No valid token", body = ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "Not permitted", body = ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn tenant_sessions(req: HttpRequest, slug: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+    let (_, t) = match admit(&req, &state, &slug, Action::SessionList).await {
+        Ok(ok) => ok,
+        Err(res) => return res,
+    };
+    let (store, tid) = (state.store.clone(), t.tenant.id.clone());
+    match blocking(move || store.tenant_sessions(&tid, UnixTime::now().0, MAX_SESSIONS)).await {
         Ok(all) => {
             let items: Vec<_> = all
                 .iter()
-                .map(|s| {
-                    json!({
-                        "sid": s.sid,
-                        "auth_time": s.auth_time,
-                        "amr": s.amr.split_whitespace().collect::<Vec<_>>(),
-                        "acr": s.acr,
-                        "created_at": s.created_at,
-                        "last_seen_at": s.last_seen_at,
-                        "expires_at": s.expires_at,
-                        "client_ip": s.client_ip,
-                        "user_agent": s.user_agent,
-                    })
+                .map(|(s, username)| {
+                    let mut v = session_json(s);
+                    v["username"] = json!(username);
+                    v
                 })
                 .collect();
             HttpResponse::Ok().json(json!({ "items": items }))
         }
-        Err(res) => res,
+        Err(e) => internal(&req, &e),
     }
 }
 
