@@ -706,3 +706,70 @@ async fn operators_list_and_end_a_users_sessions() {
         assert_eq!(listed["sessions"], serde_json::json!([]));
     }
 }
+
+/// O8, D1, IO1: upstream providers are added, listed, changed and removed; the client secret
+/// is read from stdin, sealed at rest, never printed; bad input changes nothing.
+#[test]
+fn upstreams_are_managed_and_their_secret_is_sealed() {
+    const SECRET: &str = "upstream-client-secret-4711";
+    for db in databases() {
+        create_acme(&db);
+        let add = |extra: &[&str], stdin: Option<&str>| {
+            let base = ["upstream", "add", "--tenant", "acme", "--name", "corp", "--json"];
+            gatehouse(&db, &[&base[..], extra].concat(), stdin)
+        };
+        let records = audit_records(&db);
+        let ok = ["--issuer", "https://idp.corp.example", "--client-id", "gatehouse", "--client-secret-stdin"];
+        refused(&add(&["--issuer", "https://idp.corp.example"], None), "needs --issuer, --client-id");
+        refused(
+            &add(&["--issuer", "http://idp.corp.example", "--client-id", "g", "--client-secret-stdin"], Some(SECRET)),
+            "issuer must be",
+        );
+        refused(&add(&[&ok[..], &["--scope", "profile email"]].concat(), Some(SECRET)), "must include openid");
+        refused(&add(&[&ok[..], &["--link", "verified-email"]].concat(), Some(SECRET)), "trusted to verify");
+        refused(&add(&[&ok[..], &["--link", "by-email"]].concat(), Some(SECRET)), "link must be");
+        assert_eq!(audit_records(&db), records, "{db:?}: refusals change nothing");
+
+        let out =
+            add(&[&ok[..], &["--display-name", "Corp SSO", "--link", "after-local-sign-in"]].concat(), Some(SECRET));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET), "the secret is never printed");
+        let added = json_ok(&out);
+        assert_eq!((added["has_secret"].as_bool(), added["link"].as_str()), (Some(true), Some("after-local-sign-in")));
+        assert_eq!(added["scopes"], serde_json::json!(["email", "openid", "profile"]), "{db:?}: the default scopes");
+        refused(&add(&ok, Some(SECRET)), "already exists");
+        let hex =
+            if db.url.starts_with("sqlite") { "hex(client_secret)" } else { "upper(encode(client_secret, 'hex'))" };
+        let stored = db.query_text(&format!("SELECT {hex} AS row FROM upstreams"));
+        let plain: String = SECRET.bytes().map(|b| format!("{b:02X}")).collect();
+        assert!(!stored[0].contains(&plain) && stored[0].len() > plain.len(), "{db:?}: D1: sealed at rest");
+
+        let update = [
+            "upstream",
+            "update",
+            "--tenant",
+            "acme",
+            "--name",
+            "corp",
+            "--trust-email",
+            "on",
+            "--link",
+            "verified-email",
+            "--json",
+        ];
+        let changed = json_ok(&gatehouse(&db, &update, None));
+        assert_eq!(
+            (changed["link"].as_str(), changed["trusted_email"].as_bool()),
+            (Some("verified-email"), Some(true))
+        );
+        assert_eq!(db.query_text(&format!("SELECT {hex} AS row FROM upstreams")), stored, "{db:?}: the secret stays");
+        let list = json_ok(&gatehouse(&db, &["upstream", "list", "--tenant", "acme", "--json"], None));
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        assert!(!list.to_string().contains("secret\":\""), "{db:?}: no secret in the list");
+        json_ok(&gatehouse(&db, &["upstream", "remove", "--tenant", "acme", "--name", "corp", "--json"], None));
+        refused(
+            &gatehouse(&db, &["upstream", "remove", "--tenant", "acme", "--name", "corp", "--json"], None),
+            "unknown upstream",
+        );
+        assert_eq!(audit_records(&db), records + 3, "{db:?}: add, update, remove audited");
+    }
+}

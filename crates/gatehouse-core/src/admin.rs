@@ -7,6 +7,7 @@ mod client;
 mod mfa;
 mod sessions;
 mod tenant;
+mod upstream;
 mod user;
 
 pub use bootstrap::{Bootstrap, bootstrap_platform};
@@ -17,6 +18,7 @@ pub use client::{
 pub use mfa::{FactorSummary, reset_user_mfa, user_factors};
 pub use sessions::{end_user_sessions, user_sessions};
 pub use tenant::{CreateTenant, PolicyChange, create_tenant, update_tenant_policy};
+pub use upstream::{UpstreamInput, add_upstream, list_upstreams, remove_upstream, require_upstream, update_upstream};
 pub use user::{
     CreateUser, PasswordReset, UserChange, create_user, delete_user, require_user, reset_password, set_user_roles,
     unlock_user, update_user,

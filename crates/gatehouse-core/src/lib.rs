@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod backup;
 pub mod crypto;
+pub mod federation;
 pub mod flow;
 pub mod jose;
 pub mod keys;

@@ -174,6 +174,26 @@ pub trait AdminStore {
     fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
+/// Upstream identity providers of a tenant (O8).
+pub trait UpstreamStore {
+    /// Inserts an upstream; a taken name in the tenant is `Conflict`.
+    fn create_upstream(&self, upstream: &crate::federation::Upstream, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The tenant's upstreams, by name.
+    fn upstreams(&self, tenant_id: &str) -> Result<Vec<crate::federation::Upstream>, StoreError>;
+    /// The upstream `name` of the tenant.
+    fn upstream_by_name(&self, tenant_id: &str, name: &str) -> Result<Option<crate::federation::Upstream>, StoreError>;
+    /// Replaces `before` with `after` (same tenant and id) only if the stored upstream still
+    /// equals `before` ([`CHANGED_MEANWHILE`] otherwise).
+    fn replace_upstream(
+        &self,
+        before: &crate::federation::Upstream,
+        after: &crate::federation::Upstream,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Deletes the upstream `id` of the tenant.
+    fn delete_upstream(&self, tenant_id: &str, id: &str, audit: &AuditEvent) -> Result<(), StoreError>;
+}
+
 /// The audit log (L3).
 pub trait AuditStore {
     /// Appends one event to the chain; returns its sequence number.

@@ -53,6 +53,70 @@ pub enum Command {
     /// Token signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Upstream OpenID Connect providers a tenant's users may sign in with (O8).
+    #[command(subcommand)]
+    Upstream(Box<UpstreamCommand>),
+}
+
+/// An upstream's settings, as `add` and `update` take them.
+#[derive(Debug, clap::Args)]
+pub struct UpstreamArgs {
+    #[arg(long)]
+    pub tenant: String,
+    /// Lower-case letters, digits and hyphens; it names the upstream in URLs.
+    #[arg(long)]
+    pub name: String,
+    /// The button's text: "Continue with …" (default: the name).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// The upstream's issuer (its discovery document is `{issuer}/.well-known/openid-configuration`).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// The client id Gatehouse has at the upstream.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Read the client secret from standard input (sealed at rest; never printed).
+    #[arg(long)]
+    pub client_secret_stdin: bool,
+    /// Space-separated scopes to ask for; must include openid (default "openid profile email").
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// When an upstream identity may link to an existing account: never (default),
+    /// after-local-sign-in, or verified-email (needs --trust-email on).
+    #[arg(long)]
+    pub link: Option<String>,
+    /// The upstream verifies e-mail addresses (needed to link by verified e-mail).
+    #[arg(long, value_parser = on_off)]
+    pub trust_email: Option<bool>,
+    /// Create a local account for an unknown upstream identity at its first sign-in (default on).
+    #[arg(long, value_parser = on_off)]
+    pub jit: Option<bool>,
+    #[command(flatten)]
+    pub out: JsonFlag,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UpstreamCommand {
+    /// Add an upstream provider to a tenant.
+    Add(UpstreamArgs),
+    /// Change an upstream; options left out stay as they are.
+    Update(UpstreamArgs),
+    /// List a tenant's upstreams (never their secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
+    /// Remove an upstream.
+    Remove {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        out: JsonFlag,
+    },
 }
 
 #[derive(Debug, Subcommand)]

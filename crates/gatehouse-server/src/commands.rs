@@ -13,6 +13,7 @@ use crate::cli::{AuditCommand, Cli, ClientCommand, Command, KeysCommand, MfaComm
 use crate::config::{Config, Settings};
 
 mod keys;
+mod upstreams;
 mod users;
 
 use keys::{keys_rotate, rotate_master};
@@ -236,6 +237,7 @@ fn dispatch(command: Command, config: &Config) -> (bool, anyhow::Result<Output>)
         Command::Keys(KeysCommand::RotateMaster { new_key_file, out }) => {
             (out.json, rotate_master(config, &new_key_file))
         }
+        Command::Upstream(command) => upstreams::dispatch(*command, config),
     }
 }
 

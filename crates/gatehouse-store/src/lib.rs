@@ -21,6 +21,7 @@ mod session_end;
 mod signing_keys;
 pub mod snapshot;
 mod tenants;
+mod upstreams;
 mod users;
 
 use std::sync::Arc;

@@ -324,3 +324,18 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    upstreams (id) {
+        id -> Text,
+        tenant_id -> Text,
+        name -> Text,
+        display_name -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        client_secret -> Nullable<Binary>,
+        scopes -> Text,
+        settings -> Text,
+        created_at -> BigInt,
+    }
+}

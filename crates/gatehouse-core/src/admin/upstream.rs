@@ -1,0 +1,262 @@
+//! `upstream add|list|update|remove` (O8, D1): a tenant's upstream OpenID Connect providers.
+//! Everything is validated before one store call writes the change and its audit record; the
+//! client secret is sealed before it is stored and never audited or shown.
+
+use gatehouse_types::{ScopeSet, Secret};
+use serde_json::json;
+
+use super::{AdminError, new_id, require_tenant};
+use crate::UnixTime;
+use crate::audit::AuditEvent;
+use crate::crypto::Vault;
+use crate::federation::upstream::seal_secret;
+use crate::federation::{LinkPolicy, Upstream, UpstreamSettings};
+use crate::store::{TenantStore, UpstreamStore};
+
+/// What an administrator sets of an upstream; on `update`, absent fields stay.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamInput {
+    pub display_name: Option<String>,
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret<String>>,
+    /// Space-separated; must hold `openid` (default `openid profile email`).
+    pub scope: Option<String>,
+    pub link: Option<String>,
+    pub trusted_email: Option<bool>,
+    pub jit: Option<bool>,
+}
+
+/// IO1: an upstream's name is 1–40 lower-case letters, digits and inner hyphens (it is in URLs).
+fn check_name(name: &str) -> Result<(), AdminError> {
+    let ok = (1..=40).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::invalid("upstream name must be 1-40 lower-case letters, digits and inner hyphens"))
+    }
+}
+
+/// OIDC Discovery §4: the issuer is an https URL without query or fragment (http only on
+/// loopback, for development), where `/.well-known/openid-configuration` is appended.
+fn check_issuer(issuer: &str) -> Result<(), AdminError> {
+    let bad = || AdminError::invalid("issuer must be an https URL without query or fragment");
+    let url = url::Url::parse(issuer).map_err(|_| bad())?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || issuer.len() > 500
+    {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// IO1: client ids and secrets are printable ASCII without spaces, of sane length.
+fn check_credential(value: &str, what: &str, max: usize) -> Result<(), AdminError> {
+    if !(1..=max).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AdminError::invalid(format!("{what} must be 1-{max} printable characters without spaces")));
+    }
+    Ok(())
+}
+
+/// IO1: a display name is 1–60 printable characters.
+fn check_display_name(name: &str) -> Result<(), AdminError> {
+    let n = name.chars().count();
+    if n == 0 || n > 60 || name.trim() != name || name.chars().any(char::is_control) {
+        return Err(AdminError::invalid("display name must be 1-60 printable characters"));
+    }
+    Ok(())
+}
+
+/// OIDC Core §3.1.2.1: an authentication request asks for `openid`.
+fn parse_scopes(scope: &str) -> Result<Vec<String>, AdminError> {
+    let set = ScopeSet::parse(scope).map_err(AdminError::invalid)?;
+    let scopes: Vec<String> = set.iter().map(|s| s.as_str().to_owned()).collect();
+    if !scopes.iter().any(|s| s == "openid") {
+        return Err(AdminError::invalid("the scopes must include openid"));
+    }
+    Ok(scopes)
+}
+
+/// O8: linking by e-mail only for an upstream trusted to verify addresses.
+fn check_link(settings: &UpstreamSettings) -> Result<(), AdminError> {
+    if settings.link == LinkPolicy::VerifiedEmail && !settings.trusted_email {
+        return Err(AdminError::invalid(
+            "linking by verified e-mail needs an upstream trusted to verify addresses (--trust-email on)",
+        ));
+    }
+    Ok(())
+}
+
+/// `input` over `base`, every rule checked; the secret is sealed for `base`'s tenant and id.
+fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Upstream, AdminError> {
+    if let Some(name) = &input.display_name {
+        check_display_name(name)?;
+        base.display_name = name.clone();
+    }
+    if let Some(issuer) = &input.issuer {
+        check_issuer(issuer)?;
+        base.issuer = issuer.clone();
+    }
+    if let Some(id) = &input.client_id {
+        check_credential(id, "client id", 255)?;
+        base.client_id = id.clone();
+    }
+    if let Some(scope) = &input.scope {
+        base.scopes = parse_scopes(scope)?;
+    }
+    if let Some(link) = &input.link {
+        base.settings.link = LinkPolicy::parse(link)
+            .ok_or_else(|| AdminError::invalid("link must be never, after-local-sign-in or verified-email"))?;
+    }
+    if let Some(on) = input.trusted_email {
+        base.settings.trusted_email = on;
+    }
+    if let Some(on) = input.jit {
+        base.settings.jit = on;
+    }
+    check_link(&base.settings)?;
+    if let Some(secret) = &input.client_secret {
+        check_credential(secret.expose(), "client secret", 512)?;
+        let sealed =
+            seal_secret(vault, &base.tenant_id, &base.id, secret).map_err(|e| AdminError::Internal(e.to_string()))?;
+        base.sealed_secret = Some(sealed);
+    }
+    Ok(base)
+}
+
+/// What the audit log says of an upstream: its settings, never its secret (L4).
+fn shown(u: &Upstream) -> serde_json::Value {
+    json!({
+        "name": u.name,
+        "display_name": u.display_name,
+        "issuer": u.issuer,
+        "client_id": u.client_id,
+        "scopes": u.scopes,
+        "link": u.settings.link.as_str(),
+        "trusted_email": u.settings.trusted_email,
+        "jit": u.settings.jit,
+        "has_secret": u.sealed_secret.is_some(),
+    })
+}
+
+/// O8: adds the upstream `name` to `tenant`. The issuer, client id and secret are required.
+pub fn add_upstream(
+    store: &(impl TenantStore + UpstreamStore),
+    vault: &Vault,
+    actor: &str,
+    tenant: &str,
+    name: &str,
+    input: &UpstreamInput,
+    now: UnixTime,
+) -> Result<Upstream, AdminError> {
+    check_name(name)?;
+    if input.issuer.is_none() || input.client_id.is_none() || input.client_secret.is_none() {
+        return Err(AdminError::invalid("an upstream needs --issuer, --client-id and --client-secret-stdin"));
+    }
+    let t = require_tenant(store, tenant)?;
+    let base = Upstream {
+        id: new_id(),
+        tenant_id: t.id.clone(),
+        name: name.to_owned(),
+        display_name: name.to_owned(),
+        issuer: String::new(),
+        client_id: String::new(),
+        sealed_secret: None,
+        scopes: vec!["email".into(), "openid".into(), "profile".into()],
+        settings: UpstreamSettings::default(),
+        created_at: now.0,
+    };
+    let upstream = apply(vault, base, input)?;
+    let audit = AuditEvent::new(actor, "upstream.add")
+        .tenant(&t.id)
+        .target(format!("upstream:{}", upstream.id))
+        .details(json!({ "after": shown(&upstream) }));
+    store.create_upstream(&upstream, &audit)?;
+    Ok(upstream)
+}
+
+/// The upstream `name` of the tenant, or `NotFound`.
+pub fn require_upstream(store: &impl UpstreamStore, tenant_id: &str, name: &str) -> Result<Upstream, AdminError> {
+    store.upstream_by_name(tenant_id, name)?.ok_or(AdminError::Store(crate::StoreError::NotFound("unknown upstream")))
+}
+
+/// O8: changes the upstream `name` of `tenant`; absent fields stay.
+pub fn update_upstream(
+    store: &(impl TenantStore + UpstreamStore),
+    vault: &Vault,
+    actor: &str,
+    tenant: &str,
+    name: &str,
+    input: &UpstreamInput,
+) -> Result<Upstream, AdminError> {
+    let t = require_tenant(store, tenant)?;
+    let before = require_upstream(store, &t.id, name)?;
+    let after = apply(vault, before.clone(), input)?;
+    let audit = AuditEvent::new(actor, "upstream.update")
+        .tenant(&t.id)
+        .target(format!("upstream:{}", before.id))
+        .details(json!({
+            "before": shown(&before),
+            "after": shown(&after),
+            "secret": if input.client_secret.is_some() { "replaced" } else { "unchanged" },
+        }));
+    store.replace_upstream(&before, &after, &audit)?;
+    Ok(after)
+}
+
+/// O8: removes the upstream `name` of `tenant`.
+pub fn remove_upstream(
+    store: &(impl TenantStore + UpstreamStore),
+    actor: &str,
+    tenant: &str,
+    name: &str,
+) -> Result<(), AdminError> {
+    let t = require_tenant(store, tenant)?;
+    let u = require_upstream(store, &t.id, name)?;
+    let audit = AuditEvent::new(actor, "upstream.remove")
+        .tenant(&t.id)
+        .target(format!("upstream:{}", u.id))
+        .details(json!({ "before": shown(&u) }));
+    Ok(store.delete_upstream(&t.id, &u.id, &audit)?)
+}
+
+/// The tenant's upstreams, by name.
+pub fn list_upstreams(store: &(impl TenantStore + UpstreamStore), tenant: &str) -> Result<Vec<Upstream>, AdminError> {
+    let t = require_tenant(store, tenant)?;
+    Ok(store.upstreams(&t.id)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_issuers_credentials_and_scopes_are_checked() {
+        assert!(check_name("entra-id").is_ok());
+        for bad in ["", "Entra", "-x", "x-", "a b", "a/b", &"x".repeat(41)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_issuer("https://login.microsoftonline.com/tid/v2.0").is_ok());
+        assert!(check_issuer("http://localhost:8080/realms/acme").is_ok(), "loopback for development");
+        for bad in
+            ["http://idp.example.com", "https://idp.example.com/?x=1", "https://idp.example.com/#f", "ftp://x", "idp"]
+        {
+            assert!(check_issuer(bad).is_err(), "{bad}");
+        }
+        assert!(check_credential("abc-123.apps.googleusercontent.com", "client id", 255).is_ok());
+        assert!(check_credential("with space", "client id", 255).is_err());
+        assert_eq!(parse_scopes("openid email").unwrap(), ["email", "openid"]);
+        assert!(parse_scopes("email profile").is_err(), "openid is required");
+        let untrusted = UpstreamSettings { link: LinkPolicy::VerifiedEmail, trusted_email: false, jit: true };
+        assert!(check_link(&untrusted).is_err());
+        assert!(check_link(&UpstreamSettings { trusted_email: true, ..untrusted }).is_ok());
+    }
+}

@@ -1,0 +1,140 @@
+//! An upstream identity provider of a tenant (O8): where it is (its issuer, for discovery),
+//! how Gatehouse is its client, and how its identities may become local accounts.
+
+use gatehouse_types::Secret;
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{CryptoError, KeyKind, Vault};
+
+/// O8: when an upstream identity may be linked to an existing local account. Never silently
+/// by e-mail otherwise (the account-takeover class that hit several IdPs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum LinkPolicy {
+    /// Upstream identities never link to existing accounts (only new ones, if provisioned).
+    #[default]
+    Never,
+    /// The user proves the local account once (signs in locally), then the link is made.
+    AfterLocalSignIn,
+    /// Linked by an `email_verified` address, for an upstream trusted to verify addresses.
+    VerifiedEmail,
+}
+
+impl LinkPolicy {
+    /// `never`, `after-local-sign-in` or `verified-email`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "never" => Some(Self::Never),
+            "after-local-sign-in" => Some(Self::AfterLocalSignIn),
+            "verified-email" => Some(Self::VerifiedEmail),
+            _ => None,
+        }
+    }
+
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::AfterLocalSignIn => "after-local-sign-in",
+            Self::VerifiedEmail => "verified-email",
+        }
+    }
+}
+
+/// An upstream's policies (stored as JSON, so later ones join without a migration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpstreamSettings {
+    pub link: LinkPolicy,
+    /// An administrator marked this upstream as verifying e-mail addresses (needed for
+    /// [`LinkPolicy::VerifiedEmail`]).
+    pub trusted_email: bool,
+    /// Just-in-time provisioning: an unknown identity becomes a new local account.
+    pub jit: bool,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self { link: LinkPolicy::Never, trusted_email: false, jit: true }
+    }
+}
+
+/// An upstream OpenID Connect provider of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub id: String,
+    pub tenant_id: String,
+    /// Lower-case letters, digits and hyphens: how URLs and the CLI name it.
+    pub name: String,
+    /// The button's text: "Continue with {display_name}".
+    pub display_name: String,
+    /// The issuer; its discovery document is at `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// The client secret sealed under `upstream_secrets` (D1), bound to tenant and upstream.
+    pub sealed_secret: Option<Vec<u8>>,
+    pub scopes: Vec<String>,
+    pub settings: UpstreamSettings,
+    pub created_at: i64,
+}
+
+fn seal_context(tenant_id: &str, upstream_id: &str) -> Vec<u8> {
+    [tenant_id.as_bytes(), b"\0", upstream_id.as_bytes()].concat()
+}
+
+/// D1: seals an upstream's client secret, bound to its tenant and id.
+pub fn seal_secret(
+    vault: &Vault,
+    tenant_id: &str,
+    upstream_id: &str,
+    secret: &Secret<String>,
+) -> Result<Vec<u8>, CryptoError> {
+    vault.seal(KeyKind::UpstreamSecrets, &seal_context(tenant_id, upstream_id), secret.expose().as_bytes())
+}
+
+/// D1: the client secret of `upstream`, if it has one.
+pub fn open_secret(vault: &Vault, upstream: &Upstream) -> Result<Option<Secret<String>>, CryptoError> {
+    let Some(sealed) = &upstream.sealed_secret else { return Ok(None) };
+    let plain = vault.open(KeyKind::UpstreamSecrets, &seal_context(&upstream.tenant_id, &upstream.id), sealed)?;
+    let text = String::from_utf8(plain.expose().clone()).map_err(|_| CryptoError::Tampered)?;
+    Ok(Some(Secret::new(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_policies_round_trip_and_nothing_else_parses() {
+        for p in [LinkPolicy::Never, LinkPolicy::AfterLocalSignIn, LinkPolicy::VerifiedEmail] {
+            assert_eq!(LinkPolicy::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(LinkPolicy::parse("email"), None);
+        assert_eq!(LinkPolicy::default(), LinkPolicy::Never, "never links by default");
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_own_upstream() {
+        use crate::crypto::MasterKey;
+        let master = MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        let stored: Vec<_> = KeyKind::ALL.into_iter().map(|k| master.new_data_key(k, 1).unwrap()).collect();
+        let vault = Vault::unlock(&master, &stored).unwrap();
+        let sealed = seal_secret(&vault, "t1", "u1", &Secret::new("s3cret-value".into())).unwrap();
+        assert!(!sealed.windows(12).any(|w| w == b"s3cret-value"), "no plaintext at rest");
+        let mut upstream = Upstream {
+            id: "u1".into(),
+            tenant_id: "t1".into(),
+            name: "idp".into(),
+            display_name: "IdP".into(),
+            issuer: "https://idp.example.com".into(),
+            client_id: "gatehouse".into(),
+            sealed_secret: Some(sealed),
+            scopes: vec!["openid".into()],
+            settings: UpstreamSettings::default(),
+            created_at: 0,
+        };
+        assert_eq!(open_secret(&vault, &upstream).unwrap().unwrap().expose(), "s3cret-value");
+        upstream.id = "u2".into();
+        assert!(open_secret(&vault, &upstream).is_err(), "D1: bound to its upstream");
+    }
+}

@@ -1,0 +1,76 @@
+//! `gatehouse upstream …` (O8): a tenant's upstream OpenID Connect providers.
+
+use gatehouse_core::UnixTime;
+use gatehouse_core::admin::{self, UpstreamInput};
+use gatehouse_core::federation::Upstream;
+use serde_json::{Value, json};
+
+use super::users::read_password;
+use super::{Output, actor, store};
+use crate::cli::{UpstreamArgs, UpstreamCommand};
+use crate::config::Config;
+
+/// What `list` and the others print of an upstream: never its secret.
+fn shown(u: &Upstream) -> Value {
+    json!({
+        "name": u.name,
+        "display_name": u.display_name,
+        "issuer": u.issuer,
+        "client_id": u.client_id,
+        "scopes": u.scopes,
+        "link": u.settings.link.as_str(),
+        "trusted_email": u.settings.trusted_email,
+        "jit": u.settings.jit,
+        "has_secret": u.sealed_secret.is_some(),
+    })
+}
+
+fn input(args: &UpstreamArgs) -> anyhow::Result<UpstreamInput> {
+    Ok(UpstreamInput {
+        display_name: args.display_name.clone(),
+        issuer: args.issuer.clone(),
+        client_id: args.client_id.clone(),
+        client_secret: args.client_secret_stdin.then(read_password).transpose()?,
+        scope: args.scope.clone(),
+        link: args.link.clone(),
+        trusted_email: args.trust_email,
+        jit: args.jit,
+    })
+}
+
+/// Runs one `upstream` command: (whether to print JSON, its outcome).
+pub(super) fn dispatch(command: UpstreamCommand, config: &Config) -> (bool, anyhow::Result<Output>) {
+    match command {
+        UpstreamCommand::Add(args) => (args.out.json, add(config, &args)),
+        UpstreamCommand::Update(args) => (args.out.json, update(config, &args)),
+        UpstreamCommand::List { tenant, out } => (out.json, list(config, &tenant)),
+        UpstreamCommand::Remove { tenant, name, out } => (out.json, remove(config, &tenant, &name)),
+    }
+}
+
+fn add(config: &Config, args: &UpstreamArgs) -> anyhow::Result<Output> {
+    let input = input(args)?;
+    let store = store(config)?;
+    let u = admin::add_upstream(&store, store.vault(), &actor(), &args.tenant, &args.name, &input, UnixTime::now())?;
+    Ok(Output { text: format!("upstream {} added to tenant {}", u.name, args.tenant), json: shown(&u) })
+}
+
+fn update(config: &Config, args: &UpstreamArgs) -> anyhow::Result<Output> {
+    let input = input(args)?;
+    let store = store(config)?;
+    let u = admin::update_upstream(&store, store.vault(), &actor(), &args.tenant, &args.name, &input)?;
+    Ok(Output { text: format!("upstream {} of tenant {} changed", u.name, args.tenant), json: shown(&u) })
+}
+
+fn list(config: &Config, tenant: &str) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    let all = admin::list_upstreams(&store, tenant)?;
+    let text = all.iter().map(|u| format!("{}\t{}\t{}", u.name, u.issuer, u.client_id)).collect::<Vec<_>>().join("\n");
+    Ok(Output { text, json: json!({ "items": all.iter().map(shown).collect::<Vec<_>>() }) })
+}
+
+fn remove(config: &Config, tenant: &str, name: &str) -> anyhow::Result<Output> {
+    let store = store(config)?;
+    admin::remove_upstream(&store, &actor(), tenant, name)?;
+    Ok(Output { text: format!("upstream {name} removed from tenant {tenant}"), json: json!({ "removed": name }) })
+}
