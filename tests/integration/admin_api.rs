@@ -211,6 +211,9 @@ async fn every_level_action_and_tenant_is_allowed_or_refused_as_the_table_says()
                 false,
             ),
             (Method::GET, "/tenants/{t}/audit", None, StatusCode::OK, false),
+            (Method::GET, "/tenants/{t}/upstreams", None, StatusCode::OK, false),
+            (Method::POST, "/tenants/{t}/upstreams", Some(json!({ "name": "x" })), StatusCode::BAD_REQUEST, false),
+            (Method::GET, "/tenants/{t}/upstreams/nosuch", None, StatusCode::NOT_FOUND, false),
         ];
         // (caller, may in acme, may in globex) for a case whose help-desk flag is the argument.
         type May = fn(bool) -> bool;

@@ -356,3 +356,49 @@ async fn users_are_changed_under_if_match_and_disabling_ends_their_sessions() {
         assert_eq!(actions.iter().filter(|a| *a == "user.update").count(), 2, "{db:?}: {actions:?}");
     }
 }
+
+#[actix_web::test]
+async fn upstreams_are_added_changed_under_if_match_and_removed_without_showing_the_secret() {
+    const SECRET: &str = "the-upstream-secret-0042";
+    for db in databases() {
+        let w = world(&db).await;
+        let (s, admin) = (&w.server, Some(w.tenant_admin.as_str()));
+        let body = json!({
+            "name": "corp",
+            "display_name": "Corp SSO",
+            "issuer": "https://login.corp.example",
+            "client_id": "gatehouse",
+            "client_secret": SECRET,
+        });
+        let (status, _, created) =
+            call(s, admin, Method::POST, "/tenants/acme/upstreams", Some(body.clone()), None).await;
+        assert_eq!(status, StatusCode::CREATED, "{db:?}: {created}");
+        assert!(!created.to_string().contains(SECRET) && created["has_secret"] == true, "{db:?}: {created}");
+        let (status, _, _) = call(s, admin, Method::POST, "/tenants/acme/upstreams", Some(body), None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{db:?}: the name is taken");
+        let (_, headers, read) = call(s, admin, Method::GET, "/tenants/acme/upstreams/corp", None, None).await;
+        assert_eq!(read["link"], "never", "{db:?}: never links by default");
+        let v1 = etag(&headers);
+        let path = "/tenants/acme/upstreams/corp";
+        let untrusted = json!({ "link": "verified-email" });
+        let (status, _, problem) = call(s, admin, Method::PATCH, path, Some(untrusted), Some(&v1)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{db:?}: {problem}");
+        let trusted = json!({ "link": "verified-email", "trusted_email": true });
+        let (status, _, changed) = call(s, admin, Method::PATCH, path, Some(trusted.clone()), None).await;
+        assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{db:?}: {changed}");
+        let (status, headers, changed) = call(s, admin, Method::PATCH, path, Some(trusted), Some(&v1)).await;
+        assert_eq!((status, changed["link"].as_str()), (StatusCode::OK, Some("verified-email")), "{db:?}: {changed}");
+        let (status, _, _) = call(s, admin, Method::DELETE, path, None, Some(&v1)).await;
+        assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{db:?}: stale");
+        let (status, _, _) = call(s, admin, Method::DELETE, path, None, Some(&etag(&headers))).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{db:?}");
+        let (_, _, list) = call(s, admin, Method::GET, "/tenants/acme/upstreams", None, None).await;
+        assert_eq!(list["items"], json!([]), "{db:?}");
+        use gatehouse_core::store::AuditStore;
+        let records = s.running.store.audit_page(0, 100_000).unwrap();
+        let actions: Vec<&str> =
+            records.iter().map(|r| r.action.as_str()).filter(|a| a.starts_with("upstream.")).collect();
+        assert_eq!(actions, ["upstream.add", "upstream.update", "upstream.remove"], "{db:?}");
+        assert!(records.iter().all(|r| !r.details.contains(SECRET)), "{db:?}: L4: never in the audit log");
+    }
+}

@@ -309,3 +309,22 @@ pub struct SessionsPage {
     /// (username, session)
     pub sessions: Vec<(String, SessionRow)>,
 }
+
+/// An upstream as a row.
+#[derive(Debug, Clone)]
+pub struct UpstreamRow {
+    pub name: String,
+    pub display_name: String,
+    pub issuer: String,
+    pub link: &'static str,
+    pub jit: bool,
+}
+
+/// The tenant's upstream providers (O8).
+#[derive(Template)]
+#[template(path = "upstreams.html")]
+pub struct UpstreamsPage {
+    pub title: &'static str,
+    pub frame: Frame,
+    pub upstreams: Vec<UpstreamRow>,
+}

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod problem;
 pub mod reference;
 pub mod tenants;
+pub mod upstreams;
 pub mod users;
 
 use std::sync::Arc;
@@ -65,6 +66,11 @@ macro_rules! api_routes {
             (get, "/tenants/{slug}/audit", audit::tenant),
             (get, "/audit", audit::all),
             (get, "/audit/verify", audit::verify),
+            (get, "/tenants/{slug}/upstreams", upstreams::list),
+            (post, "/tenants/{slug}/upstreams", upstreams::create),
+            (get, "/tenants/{slug}/upstreams/{name}", upstreams::read),
+            (patch, "/tenants/{slug}/upstreams/{name}", upstreams::update),
+            (delete, "/tenants/{slug}/upstreams/{name}", upstreams::delete),
         }
     };
 }
@@ -117,6 +123,11 @@ api_routes!(register);
         audit::tenant,
         audit::all,
         audit::verify,
+        upstreams::list,
+        upstreams::create,
+        upstreams::read,
+        upstreams::update,
+        upstreams::delete,
     ),
     components(schemas(problem::ProblemBody)),
     modifiers(&BearerAuth),
@@ -255,6 +266,10 @@ pub fn action_name(action: Action) -> &'static str {
         Action::KeyRotate => "key.rotate",
         Action::AuditRead => "audit.read",
         Action::AuditVerify => "audit.verify",
+        Action::UpstreamList => "upstream.list",
+        Action::UpstreamCreate => "upstream.add",
+        Action::UpstreamUpdate => "upstream.update",
+        Action::UpstreamDelete => "upstream.remove",
     }
 }
 

@@ -11,6 +11,7 @@ mod clients;
 mod sessions;
 mod settings;
 mod tenants;
+mod upstreams;
 mod users;
 
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/t/{target}/sessions", web::get().to(sessions::list))
         .route("/console/t/{target}/keys", web::get().to(settings::keys))
         .route("/console/t/{target}/keys", web::post().to(settings::rotate_key))
+        .route("/console/t/{target}/upstreams", web::get().to(upstreams::list))
+        .route("/console/t/{target}/upstreams", web::post().to(upstreams::add))
+        .route("/console/t/{target}/upstreams/{name}/remove", web::post().to(upstreams::remove))
         .route("/console/t/{target}/policy", web::get().to(settings::policy))
         .route("/console/t/{target}/policy", web::post().to(settings::save_policy))
         .route("/console/t/{target}/audit", web::get().to(audit::page_view))
@@ -287,6 +291,7 @@ impl Done {
             "deleted" => "Deleted.",
             "key" => "A new signing key is current; the previous one stays published for the overlap.",
             "policy" => "The policies are saved.",
+            "upstream" => "The upstream is added.",
             _ => return None,
         };
         Some(text.to_owned())

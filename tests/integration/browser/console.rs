@@ -202,6 +202,19 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
         b.wait_for_text("#notice", |t| t == "The policies are saved.").await;
         assert_eq!(b.value("#lockout_threshold").await, "4");
         assert_eq!(b.value("#session_idle_minutes").await, "45");
+        // O8: an upstream provider, its secret taken and never shown again.
+        b.click("nav a[href$='/t/acme/upstreams']").await;
+        b.heading("Upstreams").await;
+        accessible(b).await;
+        b.fill("#u-name", "corp").await;
+        b.fill("#u-display", "Corp SSO").await;
+        b.fill("#u-issuer", "https://login.corp.example").await;
+        b.fill("#u-client", "gatehouse").await;
+        b.fill("#u-secret", "corp-secret-value-123").await;
+        b.click("#add-upstream").await;
+        b.wait_for_text("#notice", |t| t == "The upstream is added.").await;
+        let listed = b.text("#upstreams").await;
+        assert!(listed.contains("Continue with Corp SSO") && !listed.contains("corp-secret-value-123"), "{listed}");
         // A9: a one-time password for a user of her own tenant; the policy still applies.
         b.goto(&format!("{base}/tenants/acme/console/t/acme/users/alice")).await;
         b.heading("User").await;

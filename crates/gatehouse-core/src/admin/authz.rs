@@ -64,11 +64,15 @@ pub enum Action {
     KeyRotate,
     AuditRead,
     AuditVerify,
+    UpstreamList,
+    UpstreamCreate,
+    UpstreamUpdate,
+    UpstreamDelete,
 }
 
 impl Action {
     /// Every action, for the table-driven tests and the documentation.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 31] = [
         Self::TenantList,
         Self::TenantCreate,
         Self::TenantRead,
@@ -96,6 +100,10 @@ impl Action {
         Self::KeyRotate,
         Self::AuditRead,
         Self::AuditVerify,
+        Self::UpstreamList,
+        Self::UpstreamCreate,
+        Self::UpstreamUpdate,
+        Self::UpstreamDelete,
     ];
 
     /// Whether the action changes a user account (the target's level is checked too).
@@ -161,6 +169,10 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (PlatformAdmin, KeyRotate, Any),
     (PlatformAdmin, AuditRead, Any),
     (PlatformAdmin, AuditVerify, Any),
+    (PlatformAdmin, UpstreamList, Any),
+    (PlatformAdmin, UpstreamCreate, Any),
+    (PlatformAdmin, UpstreamUpdate, Any),
+    (PlatformAdmin, UpstreamDelete, Any),
     (TenantAdmin, TenantRead, Own),
     (TenantAdmin, TenantPolicyUpdate, Own),
     (TenantAdmin, UserList, Own),
@@ -185,6 +197,10 @@ pub const PERMISSIONS: &[(Level, Action, Reach)] = &[
     (TenantAdmin, KeyList, Own),
     (TenantAdmin, KeyRotate, Own),
     (TenantAdmin, AuditRead, Own),
+    (TenantAdmin, UpstreamList, Own),
+    (TenantAdmin, UpstreamCreate, Own),
+    (TenantAdmin, UpstreamUpdate, Own),
+    (TenantAdmin, UpstreamDelete, Own),
     (Helpdesk, TenantRead, Own),
     (Helpdesk, UserList, Own),
     (Helpdesk, UserRead, Own),
