@@ -132,21 +132,6 @@ fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Ups
     Ok(base)
 }
 
-/// What the audit log says of an upstream: its settings, never its secret (L4).
-fn shown(u: &Upstream) -> serde_json::Value {
-    json!({
-        "name": u.name,
-        "display_name": u.display_name,
-        "issuer": u.issuer,
-        "client_id": u.client_id,
-        "scopes": u.scopes,
-        "link": u.settings.link.as_str(),
-        "trusted_email": u.settings.trusted_email,
-        "jit": u.settings.jit,
-        "has_secret": u.sealed_secret.is_some(),
-    })
-}
-
 /// O8: adds the upstream `name` to `tenant`. The issuer, client id and secret are required.
 pub fn add_upstream(
     store: &(impl TenantStore + UpstreamStore),
@@ -178,7 +163,7 @@ pub fn add_upstream(
     let audit = AuditEvent::new(actor, "upstream.add")
         .tenant(&t.id)
         .target(format!("upstream:{}", upstream.id))
-        .details(json!({ "after": shown(&upstream) }));
+        .details(json!({ "after": upstream.summary() }));
     store.create_upstream(&upstream, &audit)?;
     Ok(upstream)
 }
@@ -204,8 +189,8 @@ pub fn update_upstream(
         .tenant(&t.id)
         .target(format!("upstream:{}", before.id))
         .details(json!({
-            "before": shown(&before),
-            "after": shown(&after),
+            "before": before.summary(),
+            "after": after.summary(),
             "secret": if input.client_secret.is_some() { "replaced" } else { "unchanged" },
         }));
     store.replace_upstream(&before, &after, &audit)?;
@@ -224,7 +209,7 @@ pub fn remove_upstream(
     let audit = AuditEvent::new(actor, "upstream.remove")
         .tenant(&t.id)
         .target(format!("upstream:{}", u.id))
-        .details(json!({ "before": shown(&u) }));
+        .details(json!({ "before": u.summary() }));
     Ok(store.delete_upstream(&t.id, &u.id, &audit)?)
 }
 

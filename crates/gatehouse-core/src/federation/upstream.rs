@@ -78,6 +78,23 @@ pub struct Upstream {
     pub created_at: i64,
 }
 
+impl Upstream {
+    /// What may be shown or audited of the upstream: its settings, never its secret (L4).
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "display_name": self.display_name,
+            "issuer": self.issuer,
+            "client_id": self.client_id,
+            "scopes": self.scopes,
+            "link": self.settings.link.as_str(),
+            "trusted_email": self.settings.trusted_email,
+            "jit": self.settings.jit,
+            "has_secret": self.sealed_secret.is_some(),
+        })
+    }
+}
+
 fn seal_context(tenant_id: &str, upstream_id: &str) -> Vec<u8> {
     [tenant_id.as_bytes(), b"\0", upstream_id.as_bytes()].concat()
 }

@@ -18,18 +18,9 @@ use crate::state::AppState;
 
 /// An upstream as the API shows it: never its secret.
 pub fn view(u: &Upstream) -> Value {
-    json!({
-        "name": u.name,
-        "display_name": u.display_name,
-        "issuer": u.issuer,
-        "client_id": u.client_id,
-        "scopes": u.scopes,
-        "link": u.settings.link.as_str(),
-        "trusted_email": u.settings.trusted_email,
-        "jit": u.settings.jit,
-        "has_secret": u.sealed_secret.is_some(),
-        "created_at": u.created_at,
-    })
+    let mut v = u.summary();
+    v["created_at"] = json!(u.created_at);
+    v
 }
 
 /// The tenant's upstreams, by name.

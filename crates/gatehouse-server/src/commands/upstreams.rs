@@ -3,27 +3,12 @@
 use gatehouse_core::UnixTime;
 use gatehouse_core::admin::{self, UpstreamInput};
 use gatehouse_core::federation::Upstream;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::users::read_password;
 use super::{Output, actor, store};
 use crate::cli::{UpstreamArgs, UpstreamCommand};
 use crate::config::Config;
-
-/// What `list` and the others print of an upstream: never its secret.
-fn shown(u: &Upstream) -> Value {
-    json!({
-        "name": u.name,
-        "display_name": u.display_name,
-        "issuer": u.issuer,
-        "client_id": u.client_id,
-        "scopes": u.scopes,
-        "link": u.settings.link.as_str(),
-        "trusted_email": u.settings.trusted_email,
-        "jit": u.settings.jit,
-        "has_secret": u.sealed_secret.is_some(),
-    })
-}
 
 fn input(args: &UpstreamArgs) -> anyhow::Result<UpstreamInput> {
     Ok(UpstreamInput {
@@ -52,21 +37,21 @@ fn add(config: &Config, args: &UpstreamArgs) -> anyhow::Result<Output> {
     let input = input(args)?;
     let store = store(config)?;
     let u = admin::add_upstream(&store, store.vault(), &actor(), &args.tenant, &args.name, &input, UnixTime::now())?;
-    Ok(Output { text: format!("upstream {} added to tenant {}", u.name, args.tenant), json: shown(&u) })
+    Ok(Output { text: format!("upstream {} added to tenant {}", u.name, args.tenant), json: u.summary() })
 }
 
 fn update(config: &Config, args: &UpstreamArgs) -> anyhow::Result<Output> {
     let input = input(args)?;
     let store = store(config)?;
     let u = admin::update_upstream(&store, store.vault(), &actor(), &args.tenant, &args.name, &input)?;
-    Ok(Output { text: format!("upstream {} of tenant {} changed", u.name, args.tenant), json: shown(&u) })
+    Ok(Output { text: format!("upstream {} of tenant {} changed", u.name, args.tenant), json: u.summary() })
 }
 
 fn list(config: &Config, tenant: &str) -> anyhow::Result<Output> {
     let store = store(config)?;
     let all = admin::list_upstreams(&store, tenant)?;
     let text = all.iter().map(|u| format!("{}\t{}\t{}", u.name, u.issuer, u.client_id)).collect::<Vec<_>>().join("\n");
-    Ok(Output { text, json: json!({ "items": all.iter().map(shown).collect::<Vec<_>>() }) })
+    Ok(Output { text, json: json!({ "items": all.iter().map(Upstream::summary).collect::<Vec<_>>() }) })
 }
 
 fn remove(config: &Config, tenant: &str, name: &str) -> anyhow::Result<Output> {
