@@ -9,7 +9,7 @@ use gatehouse_testkit::databases;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::admin_api::{call, denials, token, world};
+use crate::admin_api::{api_audience, call, denials, member, token, world};
 use crate::code_flow::REDIRECT;
 use crate::mfa::payload_of;
 use crate::support::TestServer;
@@ -400,5 +400,46 @@ async fn upstreams_are_added_changed_under_if_match_and_removed_without_showing_
             records.iter().map(|r| r.action.as_str()).filter(|a| a.starts_with("upstream.")).collect();
         assert_eq!(actions, ["upstream.add", "upstream.update", "upstream.remove"], "{db:?}");
         assert!(records.iter().all(|r| !r.details.contains(SECRET)), "{db:?}: L4: never in the audit log");
+    }
+}
+
+#[actix_web::test]
+async fn only_platform_administrators_change_how_the_platform_signs_in() {
+    use gatehouse_core::admin::{self, CreateClient};
+    for db in databases() {
+        let w = world(&db).await;
+        let s = &w.server;
+        member(s, "platform", "pia", &["tenant-admin"]);
+        let input = CreateClient {
+            tenant: "platform".into(),
+            name: "Ops Console".into(),
+            client_type: "public".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            grant_types: vec!["authorization_code".into()],
+            scope: "openid".into(),
+            first_party: true,
+            audiences: vec![api_audience()],
+            ..Default::default()
+        };
+        let store = &s.running.store;
+        let client =
+            admin::create_client(store, store.vault(), "test", &input, gatehouse_core::UnixTime::now()).unwrap();
+        let pia = token(s, "platform", &client.client.client_id, "pia").await;
+        let (status, _, _) = call(s, Some(&pia), Method::GET, "/tenants/platform/users", None, None).await;
+        assert_eq!(status, StatusCode::OK, "{db:?}: a tenant administrator of the platform tenant");
+        let upstream =
+            json!({ "name": "corp", "issuer": "https://idp.example", "client_id": "g", "client_secret": "s-1" });
+        let before = denials(s);
+        let (status, _, _) =
+            call(s, Some(&pia), Method::POST, "/tenants/platform/upstreams", Some(upstream.clone()), None).await;
+        assert_eq!((status, denials(s)), (StatusCode::FORBIDDEN, before + 1), "{db:?}: AC4, AC6");
+        let (_, headers, _) = call(s, Some(&pia), Method::GET, "/tenants/platform", None, None).await;
+        let weaker = json!({ "lockout_threshold": 20 });
+        let (status, _, _) =
+            call(s, Some(&pia), Method::PATCH, "/tenants/platform/policy", Some(weaker), Some(&etag(&headers))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{db:?}: the platform's policies");
+        let (status, _, _) =
+            call(s, Some(&w.platform), Method::POST, "/tenants/platform/upstreams", Some(upstream), None).await;
+        assert_eq!(status, StatusCode::CREATED, "{db:?}: a platform administrator may");
     }
 }

@@ -145,8 +145,9 @@ pub trait AdminStore {
     /// Replaces `before` with `after` (same tenant and id) only if the stored client still
     /// equals `before` (`Conflict` otherwise: someone changed it meanwhile).
     fn replace_client(&self, before: &Client, after: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
-    /// Deletes a client with its codes, refresh tokens, consents and session links.
-    fn delete_client(&self, tenant_id: &str, client_id: &str, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Deletes the client `before` with its codes, refresh tokens, consents and session links,
+    /// only if it is still as read ([`CHANGED_MEANWHILE`] otherwise).
+    fn delete_client(&self, before: &Client, audit: &AuditEvent) -> Result<(), StoreError>;
     /// Replaces the user's roles, only if they are still `before` (`Conflict` otherwise).
     fn set_user_roles(
         &self,
@@ -190,8 +191,8 @@ pub trait UpstreamStore {
         after: &crate::federation::Upstream,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
-    /// Deletes the upstream `id` of the tenant.
-    fn delete_upstream(&self, tenant_id: &str, id: &str, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// Deletes the upstream `before`, only if it is still as read ([`CHANGED_MEANWHILE`] otherwise).
+    fn delete_upstream(&self, before: &crate::federation::Upstream, audit: &AuditEvent) -> Result<(), StoreError>;
 }
 
 /// The audit log (L3).

@@ -21,7 +21,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::StoreError;
 use gatehouse_core::admin::AdminError;
-use gatehouse_core::admin::authz::{Action, Denied, permitted, reaches_other_tenants};
+use gatehouse_core::admin::authz::{Action, Denied, permitted, platform_sign_in, reaches_other_tenants};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::store::CHANGED_MEANWHILE;
 use gatehouse_types::ProtocolError;
@@ -228,7 +228,9 @@ pub async fn admit_as(
         }
         return Err(refuse(req, state, caller, action_name(action), &format!("tenant:{slug}"), "other tenant").await);
     };
-    if let Err(why) = permitted(&caller.operator, action, &target.tenant.id) {
+    let allowed = permitted(&caller.operator, action, &target.tenant.id)
+        .and_then(|()| platform_sign_in(&caller.operator, action, target.tenant.is_platform));
+    if let Err(why) = allowed {
         let reason = denied_text(why);
         let target_name = format!("tenant:{}", target.tenant.id);
         return Err(refuse(req, state, caller, action_name(action), &target_name, reason).await);
@@ -278,6 +280,7 @@ pub fn denied_text(why: Denied) -> &'static str {
     match why {
         Denied::NotPermitted => "not permitted at this level",
         Denied::TargetLevel => "the account is not of a lower level",
+        Denied::PlatformSignIn => "the platform's sign-in is for platform administrators",
     }
 }
 

@@ -84,8 +84,13 @@ impl AdminStore for Store {
         })
     }
 
-    fn delete_client(&self, tenant_id: &str, client_id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+    fn delete_client(&self, before: &Client, audit: &AuditEvent) -> Result<(), StoreError> {
+        let (tenant_id, client_id) = (before.tenant_id.as_str(), before.client_id.as_str());
         self.db.write_tx(|conn| {
+            let stored = locked_client(conn, tenant_id, client_id)?.ok_or(StoreError::NotFound("unknown client"))?;
+            if &stored.into_client()? != before {
+                return Err(CHANGED);
+            }
             // These name the client without a foreign key: what it was issued goes with it.
             diesel::delete(
                 auth_codes::table

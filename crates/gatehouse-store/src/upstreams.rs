@@ -125,8 +125,13 @@ impl UpstreamStore for Store {
         })
     }
 
-    fn delete_upstream(&self, tenant_id: &str, id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+    fn delete_upstream(&self, before: &Upstream, audit: &AuditEvent) -> Result<(), StoreError> {
+        let (tenant_id, id) = (before.tenant_id.as_str(), before.id.as_str());
         self.db.write_tx(|conn| {
+            let stored = locked(conn, tenant_id, id)?.ok_or(StoreError::NotFound("unknown upstream"))?;
+            if &stored.upstream()? != before {
+                return Err(CHANGED_MEANWHILE);
+            }
             let n = diesel::delete(
                 upstreams::table.filter(upstreams::tenant_id.eq(tenant_id)).filter(upstreams::id.eq(id)),
             )

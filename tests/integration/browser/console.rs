@@ -174,6 +174,30 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
     let site = Site::start().await;
     site.cli(&["tenant", "create", "globex", "--json"], None);
     site.user("tara", &["tenant-admin"]);
+    // AC4: a service client at tara's own level, which she must not take over.
+    let robot = site.cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Robot",
+            "--type",
+            "confidential",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "admin",
+            "--role",
+            "tenant-admin",
+            "--json",
+        ],
+        None,
+    )["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let base = &site.gh.base;
     with_browser("console_tenant_admin", &site.pins(), async |b| {
         b.goto(&format!("{base}/console?tenant=acme")).await;

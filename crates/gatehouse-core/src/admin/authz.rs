@@ -226,6 +226,8 @@ pub enum Denied {
     NotPermitted,
     /// AC4: the target account's level is not lower than the operator's.
     TargetLevel,
+    /// AC4: how the platform tenant signs people in is for platform administrators only.
+    PlatformSignIn,
 }
 
 /// AC2: whether `op` may perform `action` in the tenant `target_tenant_id`.
@@ -233,6 +235,15 @@ pub fn permitted(op: &Operator, action: Action, target_tenant_id: &str) -> Resul
     let own = op.tenant_id == target_tenant_id;
     let allowed = PERMISSIONS.iter().any(|(l, a, r)| *l == op.level && *a == action && (own || *r == Any));
     if allowed { Ok(()) } else { Err(Denied::NotPermitted) }
+}
+
+/// AC4: in the platform tenant, what decides how its people sign in (its policies, its
+/// upstream providers) is changed by platform administrators only: a lower administrator
+/// there could otherwise weaken, or (with an upstream that asserts addresses) take over, the
+/// platform administrators' sign-in.
+pub fn platform_sign_in(op: &Operator, action: Action, target_is_platform: bool) -> Result<(), Denied> {
+    let configures = matches!(action, TenantPolicyUpdate | UpstreamCreate | UpstreamUpdate | UpstreamDelete);
+    if target_is_platform && configures && op.level < PlatformAdmin { Err(Denied::PlatformSignIn) } else { Ok(()) }
 }
 
 /// AC1: whether any row lets `op` perform `action` beyond their own tenant.
@@ -292,6 +303,15 @@ mod tests {
                 assert_eq!(permitted(&o, action, "t2").is_ok(), other_ok, "{level:?} {action:?} other tenant");
             }
         }
+    }
+
+    #[test]
+    fn only_platform_administrators_change_how_the_platform_signs_in() {
+        assert_eq!(platform_sign_in(&op(TenantAdmin, "p"), UpstreamCreate, true), Err(Denied::PlatformSignIn));
+        assert_eq!(platform_sign_in(&op(TenantAdmin, "p"), TenantPolicyUpdate, true), Err(Denied::PlatformSignIn));
+        assert!(platform_sign_in(&op(TenantAdmin, "t"), UpstreamCreate, false).is_ok(), "their own tenant");
+        assert!(platform_sign_in(&op(PlatformAdmin, "p"), UpstreamCreate, true).is_ok());
+        assert!(platform_sign_in(&op(TenantAdmin, "p"), UserList, true).is_ok(), "other actions");
     }
 
     #[test]

@@ -364,5 +364,5 @@ pub fn delete_client(store: &impl AdminStore, actor: &str, client: &Client) -> R
         .tenant(&client.tenant_id)
         .target(format!("client:{}", client.client_id))
         .details(json!({ "before": settings_of(client) }));
-    Ok(store.delete_client(&client.tenant_id, &client.client_id, &audit)?)
+    Ok(store.delete_client(client, &audit)?)
 }

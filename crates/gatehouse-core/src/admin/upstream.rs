@@ -173,44 +173,35 @@ pub fn require_upstream(store: &impl UpstreamStore, tenant_id: &str, name: &str)
     store.upstream_by_name(tenant_id, name)?.ok_or(AdminError::Store(crate::StoreError::NotFound("unknown upstream")))
 }
 
-/// O8: changes the upstream `name` of `tenant`; absent fields stay.
+/// O8: changes `before` (the upstream as the administrator read it); absent fields stay. A
+/// change made meanwhile, the secret included, is a conflict.
 pub fn update_upstream(
-    store: &(impl TenantStore + UpstreamStore),
+    store: &impl UpstreamStore,
     vault: &Vault,
     actor: &str,
-    tenant: &str,
-    name: &str,
+    before: &Upstream,
     input: &UpstreamInput,
 ) -> Result<Upstream, AdminError> {
-    let t = require_tenant(store, tenant)?;
-    let before = require_upstream(store, &t.id, name)?;
     let after = apply(vault, before.clone(), input)?;
     let audit = AuditEvent::new(actor, "upstream.update")
-        .tenant(&t.id)
+        .tenant(&before.tenant_id)
         .target(format!("upstream:{}", before.id))
         .details(json!({
             "before": before.summary(),
             "after": after.summary(),
             "secret": if input.client_secret.is_some() { "replaced" } else { "unchanged" },
         }));
-    store.replace_upstream(&before, &after, &audit)?;
+    store.replace_upstream(before, &after, &audit)?;
     Ok(after)
 }
 
-/// O8: removes the upstream `name` of `tenant`.
-pub fn remove_upstream(
-    store: &(impl TenantStore + UpstreamStore),
-    actor: &str,
-    tenant: &str,
-    name: &str,
-) -> Result<(), AdminError> {
-    let t = require_tenant(store, tenant)?;
-    let u = require_upstream(store, &t.id, name)?;
+/// O8: removes `before` (the upstream as the administrator read it).
+pub fn remove_upstream(store: &impl UpstreamStore, actor: &str, before: &Upstream) -> Result<(), AdminError> {
     let audit = AuditEvent::new(actor, "upstream.remove")
-        .tenant(&t.id)
-        .target(format!("upstream:{}", u.id))
-        .details(json!({ "before": u.summary() }));
-    Ok(store.delete_upstream(&t.id, &u.id, &audit)?)
+        .tenant(&before.tenant_id)
+        .target(format!("upstream:{}", before.id))
+        .details(json!({ "before": before.summary() }));
+    Ok(store.delete_upstream(before, &audit)?)
 }
 
 /// The tenant's upstreams, by name.

@@ -190,11 +190,26 @@ async fn target(
     action: Action,
 ) -> Result<(Caller, std::sync::Arc<TenantEntry>, Client), HttpResponse> {
     let (caller, t) = admit(req, state, slug, action).await?;
-    let (store, tid, cid) = (state.store.clone(), t.tenant.id.clone(), id.to_owned());
-    let client = run(req, move || admin::require_client(&store, &tid, &cid)).await?;
-    let name = format!("client:{}", client.client_id);
-    check_level(req, state, &caller, &t, &client.roles, action, &name).await?;
+    let client = client_target_as(req, state, &caller, &t, id, action).await.map_err(|p| p.respond(req))?;
     Ok((caller, t, client))
+}
+
+/// AC4: the client `id` of `t`, if `caller` may act on it with `action`: a service client's
+/// roles must be below the caller's level (the refusal audited). The API and the console
+/// both find clients here.
+pub async fn client_target_as(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    t: &TenantEntry,
+    id: &str,
+    action: Action,
+) -> Result<Client, Problem> {
+    let (store, tid, cid) = (state.store.clone(), t.tenant.id.clone(), id.to_owned());
+    let client = super::run_as(move || admin::require_client(&store, &tid, &cid)).await?;
+    let name = format!("client:{}", client.client_id);
+    service_level(req, state, caller, t, &client.roles, action, &name).await?;
+    Ok(client)
 }
 
 /// A client, with its ETag.

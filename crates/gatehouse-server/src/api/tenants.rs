@@ -97,10 +97,6 @@ pub async fn create(req: HttpRequest, body: web::Json<NewTenant>, state: web::Da
     let created = actix_web::web::block(move || admin::create_tenant(&store, &actor, &input, UnixTime::now())).await;
     match created {
         Ok(Ok(t)) => HttpResponse::build(StatusCode::CREATED).json(view(&t, &state.config.public_url)),
-        // The policies changed between the If-Match check and the write: as a stale ETag.
-        Ok(Err(admin::AdminError::Store(gatehouse_core::StoreError::Conflict(_)))) => {
-            Problem::PRECONDITION_FAILED.respond(&req)
-        }
         Ok(Err(e)) => admin_problem(&req, e),
         Err(e) => internal(&req, &gatehouse_types::ProtocolError::server(e)),
     }

@@ -20,6 +20,15 @@ use crate::state::AppState;
 pub fn view(u: &Upstream) -> Value {
     let mut v = u.summary();
     v["created_at"] = json!(u.created_at);
+    // A fingerprint of the sealed secret (random ciphertext, says nothing of the secret), so
+    // the ETag changes when the secret is replaced.
+    v["secret_version"] = json!(u.sealed_secret.as_ref().map(|s| {
+        let hash = gatehouse_core::flow::secret_hash(&base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            s,
+        ));
+        hash[..6].iter().map(|b| format!("{b:02x}")).collect::<String>()
+    }));
     v
 }
 
@@ -179,8 +188,8 @@ pub async fn update(
     if renamed.is_some_and(|n| n != before.name) {
         return super::problem::Problem::invalid("an upstream's name cannot change".into()).respond(&req);
     }
-    let (store, actor, s) = (state.store.clone(), caller.actor(), t.tenant.slug.clone());
-    match run(&req, move || admin::update_upstream(&store, store.vault(), &actor, &s, &name, &input)).await {
+    let (store, actor) = (state.store.clone(), caller.actor());
+    match run(&req, move || admin::update_upstream(&store, store.vault(), &actor, &before, &input)).await {
         Ok(u) => with_etag(view(&u)),
         Err(res) => res,
     }
@@ -214,8 +223,8 @@ pub async fn delete(req: HttpRequest, path: web::Path<(String, String)>, state: 
     if let Err(p) = check_if_match(&req, &view(&before)) {
         return p.respond(&req);
     }
-    let (store, actor, s) = (state.store.clone(), caller.actor(), t.tenant.slug.clone());
-    match run(&req, move || admin::remove_upstream(&store, &actor, &s, &name)).await {
+    let (store, actor) = (state.store.clone(), caller.actor());
+    match run(&req, move || admin::remove_upstream(&store, &actor, &before)).await {
         Ok(()) => HttpResponse::NoContent().finish(),
         Err(res) => res,
     }

@@ -43,7 +43,9 @@ fn add(config: &Config, args: &UpstreamArgs) -> anyhow::Result<Output> {
 fn update(config: &Config, args: &UpstreamArgs) -> anyhow::Result<Output> {
     let input = input(args)?;
     let store = store(config)?;
-    let u = admin::update_upstream(&store, store.vault(), &actor(), &args.tenant, &args.name, &input)?;
+    let t = admin::require_tenant(&store, &args.tenant)?;
+    let before = admin::require_upstream(&store, &t.id, &args.name)?;
+    let u = admin::update_upstream(&store, store.vault(), &actor(), &before, &input)?;
     Ok(Output { text: format!("upstream {} of tenant {} changed", u.name, args.tenant), json: u.summary() })
 }
 
@@ -56,6 +58,8 @@ fn list(config: &Config, tenant: &str) -> anyhow::Result<Output> {
 
 fn remove(config: &Config, tenant: &str, name: &str) -> anyhow::Result<Output> {
     let store = store(config)?;
-    admin::remove_upstream(&store, &actor(), tenant, name)?;
+    let t = admin::require_tenant(&store, tenant)?;
+    let before = admin::require_upstream(&store, &t.id, name)?;
+    admin::remove_upstream(&store, &actor(), &before)?;
     Ok(Output { text: format!("upstream {name} removed from tenant {tenant}"), json: json!({ "removed": name }) })
 }

@@ -12,7 +12,7 @@ use gatehouse_core::store::AdminStore;
 use serde::Deserialize;
 
 use super::{At, Done, Opened, open, outcome, page, problem_page, show};
-use crate::api::clients::service_level;
+use crate::api::clients::{client_target_as, service_level};
 use crate::api::problem::Problem;
 use crate::api::{etag_of, run_as};
 use crate::http::account::utc;
@@ -265,10 +265,16 @@ pub async fn create(
     .await
 }
 
-/// The client `id` of the opened tenant.
-async fn client_of(state: &AppState, o: &Opened, id: &str) -> Result<Client, Problem> {
-    let (store, tid, cid) = (state.store.clone(), o.target.tenant.id.clone(), id.to_owned());
-    run_as(move || admin::require_client(&store, &tid, &cid)).await
+/// The client `id` of the opened tenant, if the administrator may act on it with `action`
+/// (AC4: a service client's roles below their level; the API's check).
+async fn client_of(
+    req: &HttpRequest,
+    state: &AppState,
+    o: &Opened,
+    id: &str,
+    action: Action,
+) -> Result<Client, Problem> {
+    client_target_as(req, state, &o.admin.caller, &o.target, id, action).await
 }
 
 /// `GET …/clients/{client_id}`.
@@ -289,7 +295,7 @@ pub async fn show_client(
             None,
         )
         .await?;
-        match client_of(&state, &o, &id).await {
+        match client_of(&req, &state, &o, &id, Action::ClientRead).await {
             Ok(c) => Ok(show(&client_page(o.frame, &c, None))),
             Err(p) => Ok(problem_page(&req, o.frame, &p)),
         }
@@ -325,7 +331,7 @@ pub async fn act(
         let form = form.into_inner();
         let o = open(&req, &state, &t, At { target: &target, path: &here, action, tab: "clients" }, Some(&form.csrf))
             .await?;
-        let client = match client_of(&state, &o, &id).await {
+        let client = match client_of(&req, &state, &o, &id, action).await {
             Ok(c) => c,
             Err(p) => return Ok(problem_page(&req, o.frame, &p)),
         };
@@ -413,7 +419,7 @@ pub async fn edit(
             None,
         )
         .await?;
-        match client_of(&state, &o, &id).await {
+        match client_of(&req, &state, &o, &id, Action::ClientUpdate).await {
             Ok(c) => Ok(edit_page(o.frame, &c, form_of(&c), StatusCode::OK)),
             Err(p) => Ok(problem_page(&req, o.frame, &p)),
         }
@@ -436,7 +442,7 @@ pub async fn update(
         let form = form.into_inner();
         let at = At { target: &target, path: &here, action: Action::ClientUpdate, tab: "clients" };
         let o = open(&req, &state, &t, at, Some(&form.csrf)).await?;
-        let before = match client_of(&state, &o, &id).await {
+        let before = match client_of(&req, &state, &o, &id, Action::ClientUpdate).await {
             Ok(c) => c,
             Err(p) => return Ok(problem_page(&req, o.frame, &p)),
         };
@@ -445,7 +451,9 @@ pub async fn update(
         let mut changed = if form.etag.as_deref() != Some(etag_of(&crate::api::clients::view(&before)).as_str()) {
             Err(Problem::PRECONDITION_FAILED)
         } else {
+            // The form has no field for a private_key_jwt key set: the client keeps its own.
             form.input(&o.target.tenant.slug)
+                .map(|input| CreateClient { jwks: before.jwks.as_ref().map(|j| j.to_string()), ..input })
         };
         for roles in [before.roles.clone(), changed.as_ref().map(|i| i.roles.clone()).unwrap_or_default()] {
             if changed.is_ok()

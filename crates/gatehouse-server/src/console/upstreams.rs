@@ -113,8 +113,12 @@ pub async fn remove(
         let here = format!("/console/t/{target}/upstreams");
         let at = At { target: &target, path: &here, action: Action::UpstreamDelete, tab: "upstreams" };
         let o = open(&req, &state, &t, at, Some(&form.csrf)).await?;
-        let (store, actor, s) = (state.store.clone(), o.admin.actor(), o.target.tenant.slug.clone());
-        let removed = run_as(move || admin::remove_upstream(&store, &actor, &s, &name)).await;
+        let (store, actor, tid) = (state.store.clone(), o.admin.actor(), o.target.tenant.id.clone());
+        let removed = run_as(move || {
+            let before = admin::require_upstream(&store, &tid, &name)?;
+            admin::remove_upstream(&store, &actor, &before)
+        })
+        .await;
         let location = format!("{}/upstreams?done=deleted", o.frame.base);
         Ok(outcome(&req, o.frame, removed, &location))
     })

@@ -256,6 +256,13 @@ pub async fn act(
             Action::UserEndSessions => {
                 // One session (`end-session`, its sid) or all of them.
                 let sid = form.sid.filter(|_| verb == "end-session");
+                if verb == "end-session" && sid.as_deref().is_none_or(str::is_empty) {
+                    return Ok(problem_page(
+                        &req,
+                        o.frame,
+                        &Problem::invalid("which session: a sid is required".into()),
+                    ));
+                }
                 let ended = run_as(move || {
                     admin::end_user_sessions(&store, &s, &name, sid.as_deref(), &actor, UnixTime::now())
                 })
