@@ -205,9 +205,13 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
         enrol_totp(b).await;
         b.heading("Overview").await;
         assert!(!b.has("nav a[href$='/console/tenants']").await, "no tenants section for a tenant administrator");
-        for page in
-            ["/tenants/acme/console/t/globex/users", "/tenants/acme/console/t/globex", "/tenants/acme/console/tenants"]
-        {
+        let robot_page = format!("/tenants/acme/console/t/acme/clients/{robot}");
+        for page in [
+            "/tenants/acme/console/t/globex/users",
+            "/tenants/acme/console/t/globex",
+            "/tenants/acme/console/tenants",
+            robot_page.as_str(),
+        ] {
             b.goto(&format!("{base}{page}")).await;
             b.heading("Not permitted").await;
         }
