@@ -3,4 +3,4 @@
 
 pub mod upstream;
 
-pub use upstream::{LinkPolicy, Upstream, UpstreamSettings};
+pub use upstream::{LinkPolicy, LinkedIdentity, Upstream, UpstreamSettings};

@@ -193,6 +193,27 @@ pub trait UpstreamStore {
     ) -> Result<(), StoreError>;
     /// Deletes the upstream `before`, only if it is still as read ([`CHANGED_MEANWHILE`] otherwise).
     fn delete_upstream(&self, before: &crate::federation::Upstream, audit: &AuditEvent) -> Result<(), StoreError>;
+    /// The local account the upstream identity (upstream, `sub`) signs in as, if linked.
+    fn identity_user(&self, tenant_id: &str, upstream_id: &str, subject: &str) -> Result<Option<String>, StoreError>;
+    /// Links an upstream identity to its account; an identity already linked is `Conflict`
+    /// (one identity, one account), as is a second identity of the same upstream for a user.
+    fn link_identity(&self, identity: &crate::federation::LinkedIdentity, audit: &AuditEvent)
+    -> Result<(), StoreError>;
+    /// The upstream identities linked to a user, oldest first.
+    fn identities_of(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+    ) -> Result<Vec<crate::federation::LinkedIdentity>, StoreError>;
+    /// Removes the link of (upstream, `sub`) to `user_id`; whether there was one.
+    fn unlink_identity(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        upstream_id: &str,
+        subject: &str,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The audit log (L3).

@@ -339,3 +339,14 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    upstream_identities (tenant_id, upstream_id, subject) {
+        tenant_id -> Text,
+        upstream_id -> Text,
+        subject -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}

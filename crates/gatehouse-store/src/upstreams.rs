@@ -4,14 +4,14 @@
 use diesel::prelude::*;
 use gatehouse_core::StoreError;
 use gatehouse_core::audit::AuditEvent;
-use gatehouse_core::federation::{Upstream, UpstreamSettings};
+use gatehouse_core::federation::{LinkedIdentity, Upstream, UpstreamSettings};
 use gatehouse_core::store::{CHANGED_MEANWHILE, UpstreamStore};
 
 use crate::Store;
 use crate::audit::append_in;
 use crate::conn::DbConnection;
 use crate::error::{map_err, unavailable};
-use crate::schema::upstreams;
+use crate::schema::{upstream_identities, upstreams};
 
 const TAKEN: &str = "an upstream with this name already exists in the tenant";
 
@@ -72,6 +72,30 @@ fn locked(conn: &mut DbConnection, tenant_id: &str, id: &str) -> Result<Option<R
         DbConnection::Sqlite(c) => q.first(c).optional(),
     }
     .map_err(unavailable)
+}
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = upstream_identities)]
+struct IdentityRow {
+    tenant_id: String,
+    upstream_id: String,
+    subject: String,
+    user_id: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl From<IdentityRow> for LinkedIdentity {
+    fn from(r: IdentityRow) -> Self {
+        Self {
+            tenant_id: r.tenant_id,
+            upstream_id: r.upstream_id,
+            subject: r.subject,
+            user_id: r.user_id,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+        }
+    }
 }
 
 impl UpstreamStore for Store {
@@ -141,6 +165,69 @@ impl UpstreamStore for Store {
                 return Err(StoreError::NotFound("unknown upstream"));
             }
             append_in(conn, &self.vault, audit).map(|_| ())
+        })
+    }
+
+    fn identity_user(&self, tenant_id: &str, upstream_id: &str, subject: &str) -> Result<Option<String>, StoreError> {
+        upstream_identities::table
+            .filter(upstream_identities::tenant_id.eq(tenant_id))
+            .filter(upstream_identities::upstream_id.eq(upstream_id))
+            .filter(upstream_identities::subject.eq(subject))
+            .select(upstream_identities::user_id)
+            .first(&mut *self.db.conn()?)
+            .optional()
+            .map_err(unavailable)
+    }
+
+    fn link_identity(&self, i: &LinkedIdentity, audit: &AuditEvent) -> Result<(), StoreError> {
+        let row = IdentityRow {
+            tenant_id: i.tenant_id.clone(),
+            upstream_id: i.upstream_id.clone(),
+            subject: i.subject.clone(),
+            user_id: i.user_id.clone(),
+            created_at: i.created_at,
+            last_used_at: i.last_used_at,
+        };
+        self.db.write_tx(|conn| {
+            diesel::insert_into(upstream_identities::table).values(&row).execute(conn).map_err(map_err(
+                "this upstream identity is already linked, or the account has one of this upstream",
+            ))?;
+            append_in(conn, &self.vault, audit).map(|_| ())
+        })
+    }
+
+    fn identities_of(&self, tenant_id: &str, user_id: &str) -> Result<Vec<LinkedIdentity>, StoreError> {
+        let rows: Vec<IdentityRow> = upstream_identities::table
+            .filter(upstream_identities::tenant_id.eq(tenant_id))
+            .filter(upstream_identities::user_id.eq(user_id))
+            .order((upstream_identities::created_at.asc(), upstream_identities::upstream_id.asc()))
+            .load(&mut *self.db.conn()?)
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(LinkedIdentity::from).collect())
+    }
+
+    fn unlink_identity(
+        &self,
+        tenant_id: &str,
+        user_id: &str,
+        upstream_id: &str,
+        subject: &str,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.db.write_tx(|conn| {
+            let n = diesel::delete(
+                upstream_identities::table
+                    .filter(upstream_identities::tenant_id.eq(tenant_id))
+                    .filter(upstream_identities::user_id.eq(user_id))
+                    .filter(upstream_identities::upstream_id.eq(upstream_id))
+                    .filter(upstream_identities::subject.eq(subject)),
+            )
+            .execute(conn)
+            .map_err(unavailable)?;
+            if n > 0 {
+                append_in(conn, &self.vault, audit)?;
+            }
+            Ok(n > 0)
         })
     }
 }

@@ -95,6 +95,18 @@ impl Upstream {
     }
 }
 
+/// O8: an upstream identity, the pair (upstream, `sub`), and the local account it signs in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    pub tenant_id: String,
+    pub upstream_id: String,
+    /// The upstream's `sub` (case-sensitive, at most 255 characters: OIDC Core §2).
+    pub subject: String,
+    pub user_id: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
 fn seal_context(tenant_id: &str, upstream_id: &str) -> Vec<u8> {
     [tenant_id.as_bytes(), b"\0", upstream_id.as_bytes()].concat()
 }

@@ -14,6 +14,7 @@ use gatehouse_testkit::{TestDatabase, databases};
 use gatehouse_types::Secret;
 
 mod administration;
+mod federation;
 mod mfa;
 
 const NOW: UnixTime = UnixTime(1_790_000_000);
