@@ -678,6 +678,11 @@ async fn operators_list_and_end_a_users_sessions() {
             &run(&["user", "end-sessions", "--tenant", "acme", "--username", "alice", "--sid", "nope"]),
             "no live session",
         );
+        // A sid may begin with '-' (base64url): still a value.
+        refused(
+            &run(&["user", "end-sessions", "--tenant", "acme", "--username", "alice", "--sid", "-zz"]),
+            "no live session",
+        );
         let res = b
             .get(crate::code_flow::authorize_url(&server, "acme", &client, &[("prompt", "none")]))
             .send()

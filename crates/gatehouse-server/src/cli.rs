@@ -362,7 +362,8 @@ pub enum UserCommand {
         tenant: String,
         #[arg(long)]
         username: String,
-        #[arg(long)]
+        /// A session id is base64url and may begin with `-`: taken as a value, not an option.
+        #[arg(long, allow_hyphen_values = true)]
         sid: Option<String>,
         #[command(flatten)]
         out: JsonFlag,
