@@ -99,13 +99,18 @@ async fn a_burst_of_guesses_cannot_outrun_the_lock() {
         let tenant_id = store.tenant_by_slug("acme").unwrap().unwrap().id;
         let state = store.lockout(&tenant_id, &alice).unwrap();
         assert_eq!(state.in_flight, 0, "{db:?}: every admission decided");
-        let failures_after_success =
-            logins.iter().filter(|r| r.outcome == "failure" && successes.first().is_none_or(|s| r.seq > *s)).count();
-        if lockouts.is_empty() {
-            assert_eq!(state.failures as usize, failures_after_success, "{db:?}: counts exact");
-        } else {
+        if !lockouts.is_empty() {
             assert!(state.locked_until.is_some() && state.failures == 0, "{db:?}: {state:?}");
-            assert_eq!(failures_after_success, 5, "{db:?}: locked by exactly five failures");
+        }
+        if successes.is_empty() {
+            // Nothing reset the count: every checked wrong password counted, or became the lock.
+            let expected = if lockouts.is_empty() { checked_wrong } else { 0 };
+            assert_eq!(state.failures as usize, expected, "{db:?}: counts exact");
+            assert!(lockouts.is_empty() || checked_wrong == 5, "{db:?}: locked by exactly five failures");
+        } else {
+            // The success reset the count. Among concurrent requests the audit log's order need
+            // not be the order the database applied the counts in, so only the bound holds.
+            assert!(state.failures as usize <= checked_wrong, "{db:?}: {state:?}, {checked_wrong} checked");
         }
     }
 }
