@@ -21,7 +21,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::StoreError;
 use gatehouse_core::admin::AdminError;
-use gatehouse_core::admin::authz::{Action, Denied, permitted, platform_sign_in, reaches_other_tenants};
+use gatehouse_core::admin::authz::{
+    Action, Denied, Level, may_act_on, permitted, platform_sign_in, reaches_other_tenants,
+};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::store::CHANGED_MEANWHILE;
 use gatehouse_types::ProtocolError;
@@ -236,6 +238,25 @@ pub async fn admit_as(
         return Err(refuse(req, state, caller, action_name(action), &target_name, reason).await);
     }
     Ok(target)
+}
+
+/// AC4: the caller acts only on, and gives only, roles of a level below their own (an
+/// account's, a new or changed account's, a service client's); returns that level. A refusal
+/// is audited (AC6). The one check the API and the console share.
+pub async fn below_caller(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    t: &TenantEntry,
+    roles: &[String],
+    action: Action,
+    target: &str,
+) -> Result<Level, Problem> {
+    let level = Level::of(roles, t.tenant.is_platform);
+    match may_act_on(&caller.operator, level) {
+        Ok(()) => Ok(level),
+        Err(why) => Err(refuse(req, state, caller, action_name(action), target, denied_text(why)).await),
+    }
 }
 
 /// The audited name of an action.

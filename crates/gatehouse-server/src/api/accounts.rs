@@ -4,7 +4,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::UnixTime;
-use gatehouse_core::admin::authz::{Action, Level, may_act_on};
+use gatehouse_core::admin::authz::{Action, Level};
 use gatehouse_core::admin::{self};
 use gatehouse_core::store::AdminStore;
 use gatehouse_types::Secret;
@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::auth::refuse;
 use super::problem::{ProblemBody, internal};
-use super::users::{target, view};
-use super::{action_name, admit, check_if_match, denied_text, run, with_etag};
+use super::users::{Account, account, account_to_change, view};
+use super::{admit, run, with_etag};
+use crate::api::below_caller;
 use crate::http::oauth::context::blocking;
 use crate::state::AppState;
 
@@ -79,25 +79,17 @@ pub async fn set_roles(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (slug, username) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, Action::UserSetRoles).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    let (user, before, level) = match target(&req, &state, &caller, &t, &username, Action::UserSetRoles).await {
-        Ok(found) => found,
-        Err(res) => return res,
-    };
-    if let Err(p) = check_if_match(&req, &view(&user, &before, level)) {
-        return p.respond(&req);
-    }
+    let Account { caller, tenant: t, user, roles: before, level: _ } =
+        match account_to_change(&req, &state, &slug, &username, Action::UserSetRoles).await {
+            Ok(a) => a,
+            Err(res) => return res,
+        };
     let roles = body.into_inner().roles;
-    let new_level = Level::of(&roles, t.tenant.is_platform);
-    if let Err(why) = may_act_on(&caller.operator, new_level) {
-        let name = format!("user:{}", user.id);
-        return refuse(&req, &state, &caller, action_name(Action::UserSetRoles), &name, denied_text(why))
-            .await
-            .respond(&req);
-    }
+    let name = format!("user:{}", user.id);
+    let new_level = match below_caller(&req, &state, &caller, &t, &roles, Action::UserSetRoles, &name).await {
+        Ok(level) => level,
+        Err(p) => return p.respond(&req),
+    };
     let (store, actor, s, u) = (state.store.clone(), caller.actor(), t.tenant.slug.clone(), user.clone());
     match run(&req, move || admin::set_user_roles(&store, &actor, &s, &u, &before, &roles)).await {
         Ok(after) => with_etag(view(&user, &after, new_level)),
@@ -141,17 +133,11 @@ pub async fn update(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (slug, username) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, Action::UserUpdate).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    let (user, roles, level) = match target(&req, &state, &caller, &t, &username, Action::UserUpdate).await {
-        Ok(found) => found,
-        Err(res) => return res,
-    };
-    if let Err(p) = check_if_match(&req, &view(&user, &roles, level)) {
-        return p.respond(&req);
-    }
+    let Account { caller, tenant: _t, user, roles, level } =
+        match account_to_change(&req, &state, &slug, &username, Action::UserUpdate).await {
+            Ok(a) => a,
+            Err(res) => return res,
+        };
     let b = body.into_inner();
     let change = admin::UserChange { display_name: b.display_name, email: b.email, disabled: b.disabled };
     let (store, actor) = (state.store.clone(), caller.actor());
@@ -197,14 +183,11 @@ pub async fn reset_password(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (slug, username) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, Action::UserResetPassword).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    let user = match target(&req, &state, &caller, &t, &username, Action::UserResetPassword).await {
-        Ok((user, _, _)) => user,
-        Err(res) => return res,
-    };
+    let Account { caller, tenant: t, user, .. } =
+        match account(&req, &state, &slug, &username, Action::UserResetPassword).await {
+            Ok(a) => a,
+            Err(res) => return res,
+        };
     let body = body.into_inner();
     let (store, hasher, policy, actor, s) = (
         state.store.clone(),
@@ -249,14 +232,11 @@ pub async fn reset_password(
     ))]
 pub async fn sessions(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
     let (slug, username) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, Action::UserSessions).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    let user = match target(&req, &state, &caller, &t, &username, Action::UserSessions).await {
-        Ok((user, _, _)) => user,
-        Err(res) => return res,
-    };
+    let Account { caller: _, tenant: t, user, .. } =
+        match account(&req, &state, &slug, &username, Action::UserSessions).await {
+            Ok(a) => a,
+            Err(res) => return res,
+        };
     let (store, s) = (state.store.clone(), t.tenant.slug.clone());
     match run(&req, move || admin::user_sessions(&store, &s, &user.username, UnixTime::now())).await {
         Ok(all) => HttpResponse::Ok().json(json!({ "items": all.iter().map(session_json).collect::<Vec<_>>() })),
@@ -332,14 +312,11 @@ pub async fn end_session(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let (slug, username, sid) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, Action::UserEndSessions).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    let user = match target(&req, &state, &caller, &t, &username, Action::UserEndSessions).await {
-        Ok((user, _, _)) => user,
-        Err(res) => return res,
-    };
+    let Account { caller, tenant: t, user, .. } =
+        match account(&req, &state, &slug, &username, Action::UserEndSessions).await {
+            Ok(a) => a,
+            Err(res) => return res,
+        };
     let (store, s, actor) = (state.store.clone(), t.tenant.slug.clone(), caller.actor());
     let ended =
         run(&req, move || admin::end_user_sessions(&store, &s, &user.username, Some(&sid), &actor, UnixTime::now()))

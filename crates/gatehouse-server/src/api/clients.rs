@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::UnixTime;
-use gatehouse_core::admin::authz::{Action, Level, may_act_on};
+use gatehouse_core::admin::authz::Action;
 use gatehouse_core::admin::{self, CreateClient, settings_of};
 use gatehouse_core::model::Client;
 use gatehouse_core::store::AdminStore;
@@ -13,9 +13,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::auth::{Caller, refuse};
+use super::auth::Caller;
 use super::problem::{Problem, ProblemBody, internal};
-use super::{action_name, admit, check_if_match, denied_text, run, with_etag};
+use super::{admit, below_caller, check_if_match, run, with_etag};
 use crate::http::oauth::context::{TenantEntry, blocking};
 use crate::state::AppState;
 
@@ -38,27 +38,7 @@ async fn check_level(
     action: Action,
     target: &str,
 ) -> Result<(), HttpResponse> {
-    service_level(req, state, caller, t, roles, action, target).await.map_err(|p| p.respond(req))
-}
-
-/// [`check_level`] for any caller (the API's or the console's), as a problem.
-pub async fn service_level(
-    req: &HttpRequest,
-    state: &AppState,
-    caller: &Caller,
-    t: &TenantEntry,
-    roles: &[String],
-    action: Action,
-    target: &str,
-) -> Result<(), Problem> {
-    let level = Level::of(roles, t.tenant.is_platform);
-    if level == Level::User {
-        return Ok(());
-    }
-    match may_act_on(&caller.operator, level) {
-        Ok(()) => Ok(()),
-        Err(why) => Err(refuse(req, state, caller, action_name(action), target, denied_text(why)).await),
-    }
+    below_caller(req, state, caller, t, roles, action, target).await.map(drop).map_err(|p| p.respond(req))
 }
 
 /// The tenant's clients, by name.
@@ -208,7 +188,7 @@ pub async fn client_target_as(
     let (store, tid, cid) = (state.store.clone(), t.tenant.id.clone(), id.to_owned());
     let client = super::run_as(move || admin::require_client(&store, &tid, &cid)).await?;
     let name = format!("client:{}", client.client_id);
-    service_level(req, state, caller, t, &client.roles, action, &name).await?;
+    below_caller(req, state, caller, t, &client.roles, action, &name).await?;
     Ok(client)
 }
 

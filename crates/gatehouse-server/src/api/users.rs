@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::account::TokenPurpose;
-use gatehouse_core::admin::authz::{Action, Level, may_act_on};
+use gatehouse_core::admin::authz::{Action, Level};
 use gatehouse_core::admin::{self, CreateUser};
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::model::User;
@@ -16,9 +16,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{Caller, refuse};
+use super::auth::Caller;
 use super::problem::{Problem, ProblemBody, internal};
-use super::{action_name, admin_problem, admit, check_if_match, denied_text, run_as, with_etag};
+use super::{admin_problem, admit, check_if_match, run_as, with_etag};
+use crate::api::below_caller;
 use crate::http::oauth::context::{TenantEntry, blocking};
 use crate::state::AppState;
 
@@ -146,11 +147,8 @@ pub async fn invite(
     email: String,
     roles: Vec<String>,
 ) -> Result<(User, Vec<String>, Level), Problem> {
-    let level = Level::of(&roles, t.tenant.is_platform);
-    if let Err(why) = may_act_on(&caller.operator, level) {
-        let name = action_name(Action::UserCreate);
-        return Err(refuse(req, state, caller, name, &format!("tenant:{}", t.tenant.id), denied_text(why)).await);
-    }
+    let level =
+        below_caller(req, state, caller, t, &roles, Action::UserCreate, &format!("tenant:{}", t.tenant.id)).await?;
     let input = CreateUser {
         tenant: t.tenant.slug.clone(),
         username,
@@ -198,6 +196,42 @@ pub async fn invite(
     Ok((user, roles, level))
 }
 
+/// An account an API caller acts on: the caller admitted for the action in the tenant, and the
+/// account of a lower level than theirs (AC4).
+pub(super) struct Account {
+    pub caller: Caller,
+    pub tenant: std::sync::Arc<TenantEntry>,
+    pub user: User,
+    pub roles: Vec<String>,
+    pub level: Level,
+}
+
+/// The account `username` of tenant `slug`, for `action` (AC2, AC4; refusals audited).
+pub(super) async fn account(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    username: &str,
+    action: Action,
+) -> Result<Account, HttpResponse> {
+    let (caller, tenant) = admit(req, state, slug, action).await?;
+    let (user, roles, level) = target(req, state, &caller, &tenant, username, action).await?;
+    Ok(Account { caller, tenant, user, roles, level })
+}
+
+/// [`account`], for a change: `If-Match` must name the version of the account as read.
+pub(super) async fn account_to_change(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    username: &str,
+    action: Action,
+) -> Result<Account, HttpResponse> {
+    let a = account(req, state, slug, username, action).await?;
+    check_if_match(req, &view(&a.user, &a.roles, a.level)).map_err(|p| p.respond(req))?;
+    Ok(a)
+}
+
 /// The account `username` of `t` with its roles and level, if the caller may act on it.
 pub(super) async fn target(
     req: &HttpRequest,
@@ -227,12 +261,7 @@ pub async fn target_as(
         tracing::error!(error = %e, "roles lookup failed");
         Problem::SERVER
     })?;
-    let level = Level::of(&roles, t.tenant.is_platform);
-    if let Err(why) = may_act_on(&caller.operator, level) {
-        return Err(
-            refuse(req, state, caller, action_name(action), &format!("user:{}", user.id), denied_text(why)).await
-        );
-    }
+    let level = below_caller(req, state, caller, t, &roles, action, &format!("user:{}", user.id)).await?;
     Ok((user, roles, level))
 }
 
@@ -247,12 +276,8 @@ pub async fn target_as(
     ))]
 pub async fn read(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
     let (slug, username) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, Action::UserRead).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    match target(&req, &state, &caller, &t, &username, Action::UserRead).await {
-        Ok((user, roles, level)) => with_etag(view(&user, &roles, level)),
+    match account(&req, &state, &slug, &username, Action::UserRead).await {
+        Ok(a) => with_etag(view(&a.user, &a.roles, a.level)),
         Err(res) => res,
     }
 }
@@ -274,17 +299,11 @@ pub async fn read(req: HttpRequest, path: web::Path<(String, String)>, state: we
     ))]
 pub async fn delete(req: HttpRequest, path: web::Path<(String, String)>, state: web::Data<AppState>) -> HttpResponse {
     let (slug, username) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, Action::UserDelete).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    let (user, roles, level) = match target(&req, &state, &caller, &t, &username, Action::UserDelete).await {
-        Ok(found) => found,
-        Err(res) => return res,
-    };
-    if let Err(p) = check_if_match(&req, &view(&user, &roles, level)) {
-        return p.respond(&req);
-    }
+    let Account { caller, tenant: t, user, roles: _, level: _ } =
+        match account_to_change(&req, &state, &slug, &username, Action::UserDelete).await {
+            Ok(a) => a,
+            Err(res) => return res,
+        };
     let (store, s, actor) = (state.store.clone(), t.tenant.slug.clone(), caller.actor());
     match web::block(move || admin::delete_user(&store, &s, &user.username, &actor, UnixTime::now())).await {
         Ok(Ok(())) => {
@@ -305,12 +324,8 @@ async fn act<T: serde::Serialize + Send + 'static>(
     f: impl FnOnce(&gatehouse_store::Store, &str, &str, &str) -> Result<T, admin::AdminError> + Send + 'static,
 ) -> HttpResponse {
     let (slug, username) = path.into_inner();
-    let (caller, t) = match admit(&req, &state, &slug, action).await {
-        Ok(ok) => ok,
-        Err(res) => return res,
-    };
-    let user = match target(&req, &state, &caller, &t, &username, action).await {
-        Ok((user, _, _)) => user,
+    let Account { caller, tenant: t, user, .. } = match account(&req, &state, &slug, &username, action).await {
+        Ok(a) => a,
         Err(res) => return res,
     };
     let (store, s, actor) = (state.store.clone(), t.tenant.slug.clone(), caller.actor());

@@ -12,7 +12,8 @@ use gatehouse_core::store::AdminStore;
 use serde::Deserialize;
 
 use super::{At, Done, Opened, open, outcome, page, problem_page, show};
-use crate::api::clients::{client_target_as, service_level};
+use crate::api::below_caller;
+use crate::api::clients::client_target_as;
 use crate::api::problem::Problem;
 use crate::api::{etag_of, run_as};
 use crate::http::account::utc;
@@ -229,8 +230,8 @@ pub async fn create(
             Ok(input) => {
                 let name = format!("tenant:{}", o.target.tenant.id);
                 let caller = &o.admin.caller;
-                match service_level(&req, &state, caller, &o.target, &input.roles, Action::ClientCreate, &name).await {
-                    Ok(()) => {
+                match below_caller(&req, &state, caller, &o.target, &input.roles, Action::ClientCreate, &name).await {
+                    Ok(_) => {
                         let (store, actor) = (state.store.clone(), o.admin.actor());
                         run_as(move || admin::create_client(&store, store.vault(), &actor, &input, UnixTime::now()))
                             .await
@@ -455,13 +456,12 @@ pub async fn update(
             form.input(&o.target.tenant.slug)
                 .map(|input| CreateClient { jwks: before.jwks.as_ref().map(|j| j.to_string()), ..input })
         };
-        for roles in [before.roles.clone(), changed.as_ref().map(|i| i.roles.clone()).unwrap_or_default()] {
-            if changed.is_ok()
-                && let Err(p) =
-                    service_level(&req, &state, caller, &o.target, &roles, Action::ClientUpdate, &name).await
-            {
-                changed = Err(p);
-            }
+        // The client's own roles were checked when it was found; the new ones are checked here.
+        if let Ok(input) = &changed
+            && let Err(p) =
+                below_caller(&req, &state, caller, &o.target, &input.roles, Action::ClientUpdate, &name).await
+        {
+            changed = Err(p);
         }
         let updated = match changed {
             Ok(input) => {

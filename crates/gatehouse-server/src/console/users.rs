@@ -5,17 +5,17 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_console::{SessionRow, UserPage, UserRow, UsersPage, words};
 use gatehouse_core::UnixTime;
-use gatehouse_core::admin::authz::{Action, Level, may_act_on, permitted};
+use gatehouse_core::admin::authz::{Action, permitted};
 use gatehouse_core::admin::{self};
 use gatehouse_core::model::User;
 use gatehouse_core::store::UserStore;
 use serde::Deserialize;
 
 use super::{At, Done, open, outcome, page, problem_page, show};
-use crate::api::auth::refuse;
+use crate::api::below_caller;
 use crate::api::problem::Problem;
 use crate::api::users::{invite, target_as, view};
-use crate::api::{action_name, denied_text, etag_of, run_as};
+use crate::api::{etag_of, run_as};
 use crate::http::account::{device, utc};
 use crate::http::oauth::context::{TenantScope, blocking};
 use crate::state::AppState;
@@ -242,13 +242,12 @@ pub async fn act(
             Action::UserSetRoles if form.etag != current => stale(),
             Action::UserSetRoles => {
                 let new_roles = words(&form.roles);
-                let new_level = Level::of(&new_roles, o.target.tenant.is_platform);
-                if let Err(why) = may_act_on(&o.admin.caller.operator, new_level) {
-                    let target_name = format!("user:{}", user.id);
-                    Err(refuse(&req, &state, &o.admin.caller, action_name(action), &target_name, denied_text(why))
-                        .await)
-                } else {
-                    run_as(move || admin::set_user_roles(&store, &actor, &s, &user, &roles, &new_roles)).await.map(drop)
+                let target_name = format!("user:{}", user.id);
+                match below_caller(&req, &state, &o.admin.caller, &o.target, &new_roles, action, &target_name).await {
+                    Ok(_) => run_as(move || admin::set_user_roles(&store, &actor, &s, &user, &roles, &new_roles))
+                        .await
+                        .map(drop),
+                    Err(p) => Err(p),
                 }
             }
             Action::UserUnlock => run_as(move || admin::unlock_user(&store, &s, &name, &actor)).await.map(drop),
