@@ -8,6 +8,7 @@ mod admin_objects;
 mod browser;
 mod cli;
 mod code_flow;
+mod federation;
 mod hardening;
 mod http;
 mod lockout;

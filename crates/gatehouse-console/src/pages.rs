@@ -318,6 +318,9 @@ pub struct UpstreamRow {
     pub issuer: String,
     pub link: &'static str,
     pub jit: bool,
+    pub trust_mfa: bool,
+    /// `claim=value:role` each.
+    pub role_rules: Vec<String>,
 }
 
 /// The tenant's upstream providers (O8).

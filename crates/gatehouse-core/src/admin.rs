@@ -46,7 +46,8 @@ impl AdminError {
 }
 
 /// A fresh random identifier for a stored row.
-fn new_id() -> String {
+/// A new random object id.
+pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 

@@ -214,6 +214,17 @@ pub trait UpstreamStore {
         subject: &str,
         audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
+    /// JIT (O8): creates `user` with `roles` and links `identity` to it, with `audit`, in one
+    /// transaction (a taken username or address, or a linked identity, is `Conflict`).
+    fn provision_identity(
+        &self,
+        user: &User,
+        roles: &[RoleName],
+        identity: &crate::federation::LinkedIdentity,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError>;
+    /// Records that (upstream, `sub`) signed in at `now`.
+    fn identity_used(&self, tenant_id: &str, upstream_id: &str, subject: &str, now: i64) -> Result<(), StoreError>;
 }
 
 /// The audit log (L3).
@@ -433,6 +444,9 @@ pub trait FlowStore {
     fn pending_request(&self, tenant_id: &str, id: &str, now: i64) -> Result<Option<PendingRequest>, StoreError>;
     fn delete_request(&self, tenant_id: &str, id: &str) -> Result<(), StoreError>;
     /// Replaces a waiting request's stored interaction (its progress past the password).
+    /// Deletes the waiting request `id`; whether it was there (so of two callers with the same
+    /// request, exactly one takes it: single use).
+    fn take_request(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError>;
     fn update_request(&self, tenant_id: &str, id: &str, params: &str) -> Result<(), StoreError>;
 
     fn save_code(&self, c: &CodeRecord, audit: &AuditEvent) -> Result<(), StoreError>;

@@ -91,6 +91,16 @@ pub struct UpstreamArgs {
     /// Create a local account for an unknown upstream identity at its first sign-in (default on).
     #[arg(long, value_parser = on_off)]
     pub jit: Option<bool>,
+    /// Count the upstream's multi-factor sign-ins (its amr/acr say so) as multi-factor (default off).
+    #[arg(long, value_parser = on_off)]
+    pub trust_mfa: Option<bool>,
+    /// CLAIM=VALUE:ROLE: grant ROLE while the ID token's CLAIM (a dotted path) is or holds VALUE;
+    /// repeatable; given on update, the rules replace the upstream's.
+    #[arg(long)]
+    pub role_rule: Vec<String>,
+    /// Remove every role rule of the upstream.
+    #[arg(long, conflicts_with = "role_rule")]
+    pub no_role_rules: bool,
     #[command(flatten)]
     pub out: JsonFlag,
 }

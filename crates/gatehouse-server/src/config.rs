@@ -48,6 +48,7 @@ pub struct Settings {
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
     pub smtp_ca_file: Option<String>,
+    pub upstream_ca_file: Option<String>,
     pub tls_reload_secs: Option<i64>,
     pub login_attempts_per_minute: Option<i64>,
     pub token_requests_per_second: Option<i64>,
@@ -92,6 +93,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("smtp_url", Kind::Text),
     ("smtp_from", Kind::Text),
     ("smtp_ca_file", Kind::Text),
+    ("upstream_ca_file", Kind::Text),
     ("tls_reload_secs", Kind::Int),
     ("login_attempts_per_minute", Kind::Int),
     ("token_requests_per_second", Kind::Int),
@@ -225,6 +227,8 @@ pub struct Config {
     pub metrics_token: Option<gatehouse_types::Secret<String>>,
     /// L4: where intrusion signals are POSTed (none: alerts only as metrics).
     pub alert_webhook_url: Option<Url>,
+    /// O8: PEM certificates to trust for upstream providers besides the system's roots.
+    pub upstream_ca_file: Option<PathBuf>,
     /// L3: audit records older than this many days are pruned (0 = kept for ever).
     pub audit_retention_days: u32,
     pub password_policy: PasswordPolicy,
@@ -364,6 +368,12 @@ impl Config {
             );
         let trusted_proxies = parse_proxies(&mut c, s.trusted_proxies.as_deref().unwrap_or(""));
         let metrics_token = s.metrics_token.filter(|t| !t.is_empty()).map(gatehouse_types::Secret::new);
+        let upstream_ca_file = s.upstream_ca_file.filter(|f| !f.is_empty()).map(PathBuf::from);
+        if let Some(path) = &upstream_ca_file
+            && !path.is_file()
+        {
+            c.fail("upstream_ca_file", "must name a readable PEM file");
+        }
         let alert_webhook_url = match s.alert_webhook_url.as_deref().filter(|u| !u.is_empty()).map(Url::parse) {
             None => None,
             Some(Ok(u)) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Some(u),
@@ -409,6 +419,7 @@ impl Config {
                 trusted_proxies,
                 metrics_token,
                 alert_webhook_url,
+                upstream_ca_file,
                 audit_retention_days,
                 password_policy: PasswordPolicy { min_length, max_length, min_classes },
                 argon2,

@@ -11,6 +11,7 @@ pub mod pages;
 pub mod passkeys;
 pub mod qr;
 pub mod redirect;
+pub mod upstream;
 
 use actix_web::web;
 

@@ -176,6 +176,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
             .timeout(std::time::Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
             .build()?,
+        upstreams: Arc::new(http::upstream::client::Upstreams::new(config.upstream_ca_file.as_deref())?),
         login_limit: rate_limit::IpLimit::new(config.login_attempts_per_minute, rate_limit::Per::Minute).map(Arc::new),
         token_limit: rate_limit::IpLimit::new(config.token_requests_per_second, rate_limit::Per::Second).map(Arc::new),
         failure_streaks: Arc::default(),

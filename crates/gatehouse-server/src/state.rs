@@ -24,6 +24,8 @@ pub struct AppState {
     pub audit_writer: crate::audit_writer::AuditWriter,
     /// Outbound HTTPS (back-channel logout), with a short timeout and no redirects.
     pub outbound: reqwest::Client,
+    /// O8: outbound HTTPS to upstream providers and their cached metadata.
+    pub upstreams: Arc<crate::http::upstream::client::Upstreams>,
     /// A4: sign-in attempts per client IP (`None`: no limit).
     pub login_limit: Option<Arc<crate::rate_limit::IpLimit>>,
     /// A4: token requests per client IP (`None`: no limit).

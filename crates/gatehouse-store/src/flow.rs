@@ -360,6 +360,15 @@ impl FlowStore for Store {
         .map_err(unavailable)
     }
 
+    fn take_request(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        diesel::delete(
+            auth_requests::table.filter(auth_requests::tenant_id.eq(tenant_id)).filter(auth_requests::id.eq(id)),
+        )
+        .execute(&mut *self.db.conn()?)
+        .map(|n| n > 0)
+        .map_err(unavailable)
+    }
+
     fn update_request(&self, tenant_id: &str, id: &str, params: &str) -> Result<(), StoreError> {
         diesel::update(
             auth_requests::table.filter(auth_requests::tenant_id.eq(tenant_id)).filter(auth_requests::id.eq(id)),

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use gatehouse_core::StoreError;
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::federation::{LinkedIdentity, Upstream, UpstreamSettings};
+use gatehouse_core::model::User;
 use gatehouse_core::store::{CHANGED_MEANWHILE, UpstreamStore};
+use gatehouse_types::RoleName;
 
 use crate::Store;
 use crate::audit::append_in;
@@ -98,6 +100,19 @@ impl From<IdentityRow> for LinkedIdentity {
     }
 }
 
+impl From<&LinkedIdentity> for IdentityRow {
+    fn from(i: &LinkedIdentity) -> Self {
+        Self {
+            tenant_id: i.tenant_id.clone(),
+            upstream_id: i.upstream_id.clone(),
+            subject: i.subject.clone(),
+            user_id: i.user_id.clone(),
+            created_at: i.created_at,
+            last_used_at: i.last_used_at,
+        }
+    }
+}
+
 impl UpstreamStore for Store {
     fn create_upstream(&self, u: &Upstream, audit: &AuditEvent) -> Result<(), StoreError> {
         let row = Row::of(u)?;
@@ -180,14 +195,7 @@ impl UpstreamStore for Store {
     }
 
     fn link_identity(&self, i: &LinkedIdentity, audit: &AuditEvent) -> Result<(), StoreError> {
-        let row = IdentityRow {
-            tenant_id: i.tenant_id.clone(),
-            upstream_id: i.upstream_id.clone(),
-            subject: i.subject.clone(),
-            user_id: i.user_id.clone(),
-            created_at: i.created_at,
-            last_used_at: i.last_used_at,
-        };
+        let row = IdentityRow::from(i);
         self.db.write_tx(|conn| {
             diesel::insert_into(upstream_identities::table).values(&row).execute(conn).map_err(map_err(
                 "this upstream identity is already linked, or the account has one of this upstream",
@@ -229,5 +237,35 @@ impl UpstreamStore for Store {
             }
             Ok(n > 0)
         })
+    }
+
+    fn provision_identity(
+        &self,
+        user: &User,
+        roles: &[RoleName],
+        identity: &LinkedIdentity,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.db.write_tx(|conn| {
+            crate::users::insert_user(conn, user, roles)?;
+            diesel::insert_into(upstream_identities::table)
+                .values(&IdentityRow::from(identity))
+                .execute(conn)
+                .map_err(map_err("this upstream identity is already linked"))?;
+            append_in(conn, &self.vault, audit).map(|_| ())
+        })
+    }
+
+    fn identity_used(&self, tenant_id: &str, upstream_id: &str, subject: &str, now: i64) -> Result<(), StoreError> {
+        diesel::update(
+            upstream_identities::table
+                .filter(upstream_identities::tenant_id.eq(tenant_id))
+                .filter(upstream_identities::upstream_id.eq(upstream_id))
+                .filter(upstream_identities::subject.eq(subject)),
+        )
+        .set(upstream_identities::last_used_at.eq(Some(now)))
+        .execute(&mut *self.db.conn()?)
+        .map_err(unavailable)?;
+        Ok(())
     }
 }

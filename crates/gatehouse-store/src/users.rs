@@ -74,40 +74,50 @@ pub(crate) fn user_in(
     Ok(row.map(User::from))
 }
 
+/// Inserts `u` with its roles inside the caller's transaction (a taken name or address is
+/// `Conflict`).
+pub(crate) fn insert_user(
+    conn: &mut crate::conn::DbConnection,
+    u: &User,
+    role_names: &[RoleName],
+) -> Result<(), StoreError> {
+    let row = Row {
+        id: u.id.clone(),
+        tenant_id: u.tenant_id.clone(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+        password_hash: u.password_hash.as_ref().map(|h| h.expose().clone()),
+        must_change_password: u.must_change_password,
+        disabled: u.disabled,
+        created_at: u.created_at,
+        display_name: u.display_name.clone(),
+        email_verified: u.email_verified,
+        password_changed_at: u.password_changed_at,
+    };
+    diesel::insert_into(users::table).values(&row).execute(conn).map_err(user_conflict)?;
+    for role in role_names {
+        let new_role = (roles::tenant_id.eq(&u.tenant_id), roles::name.eq(role.as_str()), roles::description.eq(""));
+        on_backend!(&mut *conn, |c| diesel::insert_into(roles::table)
+            .values(new_role)
+            .on_conflict_do_nothing()
+            .execute(c))
+        .map_err(unavailable)?;
+        diesel::insert_into(role_assignments::table)
+            .values((
+                role_assignments::tenant_id.eq(&u.tenant_id),
+                role_assignments::user_id.eq(&u.id),
+                role_assignments::role_name.eq(role.as_str()),
+            ))
+            .execute(conn)
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
 impl UserStore for Store {
     fn create_user(&self, u: &User, role_names: &[RoleName], audit: &AuditEvent) -> Result<(), StoreError> {
-        let row = Row {
-            id: u.id.clone(),
-            tenant_id: u.tenant_id.clone(),
-            username: u.username.clone(),
-            email: u.email.clone(),
-            password_hash: u.password_hash.as_ref().map(|h| h.expose().clone()),
-            must_change_password: u.must_change_password,
-            disabled: u.disabled,
-            created_at: u.created_at,
-            display_name: u.display_name.clone(),
-            email_verified: u.email_verified,
-            password_changed_at: u.password_changed_at,
-        };
         self.db.write_tx(|conn| {
-            diesel::insert_into(users::table).values(&row).execute(conn).map_err(user_conflict)?;
-            for role in role_names {
-                let new_role =
-                    (roles::tenant_id.eq(&u.tenant_id), roles::name.eq(role.as_str()), roles::description.eq(""));
-                on_backend!(&mut *conn, |c| diesel::insert_into(roles::table)
-                    .values(new_role)
-                    .on_conflict_do_nothing()
-                    .execute(c))
-                .map_err(unavailable)?;
-                diesel::insert_into(role_assignments::table)
-                    .values((
-                        role_assignments::tenant_id.eq(&u.tenant_id),
-                        role_assignments::user_id.eq(&u.id),
-                        role_assignments::role_name.eq(role.as_str()),
-                    ))
-                    .execute(conn)
-                    .map_err(unavailable)?;
-            }
+            insert_user(conn, u, role_names)?;
             append_in(conn, &self.vault, audit).map(|_| ())
         })
     }

@@ -10,7 +10,7 @@ use crate::UnixTime;
 use crate::audit::AuditEvent;
 use crate::crypto::Vault;
 use crate::federation::upstream::seal_secret;
-use crate::federation::{LinkPolicy, Upstream, UpstreamSettings};
+use crate::federation::{LinkPolicy, RoleRule, Upstream, UpstreamSettings};
 use crate::store::{TenantStore, UpstreamStore};
 
 /// What an administrator sets of an upstream; on `update`, absent fields stay.
@@ -25,6 +25,9 @@ pub struct UpstreamInput {
     pub link: Option<String>,
     pub trusted_email: Option<bool>,
     pub jit: Option<bool>,
+    pub trust_mfa: Option<bool>,
+    /// `claim=value:role` each; when given, they replace the upstream's rules.
+    pub role_rules: Option<Vec<String>>,
 }
 
 /// IO1: an upstream's name is 1–40 lower-case letters, digits and inner hyphens (it is in URLs).
@@ -121,6 +124,16 @@ fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Ups
     }
     if let Some(on) = input.jit {
         base.settings.jit = on;
+    }
+    if let Some(on) = input.trust_mfa {
+        base.settings.trust_mfa = on;
+    }
+    if let Some(rules) = &input.role_rules {
+        if rules.len() > 50 {
+            return Err(AdminError::invalid("at most 50 role rules per upstream"));
+        }
+        base.settings.role_rules =
+            rules.iter().map(|r| RoleRule::parse(r).map_err(|e| AdminError::invalid(e.0))).collect::<Result<_, _>>()?;
     }
     check_link(&base.settings)?;
     if let Some(secret) = &input.client_secret {
@@ -231,7 +244,8 @@ mod tests {
         assert!(check_credential("with space", "client id", 255).is_err());
         assert_eq!(parse_scopes("openid email").unwrap(), ["email", "openid"]);
         assert!(parse_scopes("email profile").is_err(), "openid is required");
-        let untrusted = UpstreamSettings { link: LinkPolicy::VerifiedEmail, trusted_email: false, jit: true };
+        let untrusted =
+            UpstreamSettings { link: LinkPolicy::VerifiedEmail, trusted_email: false, ..UpstreamSettings::default() };
         assert!(check_link(&untrusted).is_err());
         assert!(check_link(&UpstreamSettings { trusted_email: true, ..untrusted }).is_ok());
     }

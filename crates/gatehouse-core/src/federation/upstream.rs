@@ -4,6 +4,7 @@
 use gatehouse_types::Secret;
 use serde::{Deserialize, Serialize};
 
+use super::rules::RoleRule;
 use crate::crypto::{CryptoError, KeyKind, Vault};
 
 /// O8: when an upstream identity may be linked to an existing local account. Never silently
@@ -51,11 +52,15 @@ pub struct UpstreamSettings {
     pub trusted_email: bool,
     /// Just-in-time provisioning: an unknown identity becomes a new local account.
     pub jit: bool,
+    /// A6: an upstream sign-in its `amr`/`acr` call multi-factor counts as one here.
+    pub trust_mfa: bool,
+    /// Roles granted from the upstream's claims at every sign-in through it.
+    pub role_rules: Vec<RoleRule>,
 }
 
 impl Default for UpstreamSettings {
     fn default() -> Self {
-        Self { link: LinkPolicy::Never, trusted_email: false, jit: true }
+        Self { link: LinkPolicy::Never, trusted_email: false, jit: true, trust_mfa: false, role_rules: Vec::new() }
     }
 }
 
@@ -90,6 +95,8 @@ impl Upstream {
             "link": self.settings.link.as_str(),
             "trusted_email": self.settings.trusted_email,
             "jit": self.settings.jit,
+            "trust_mfa": self.settings.trust_mfa,
+            "role_rules": self.settings.role_rules.iter().map(RoleRule::to_string).collect::<Vec<_>>(),
             "has_secret": self.sealed_secret.is_some(),
         })
     }

@@ -33,6 +33,9 @@ pub struct AuthorizeRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub acr_values: Option<String>,
+    /// O8: the upstream to sign in with, skipping the login page (`upstream=NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
 }
 
 /// Where a phase-two error goes: the verified redirect URI, with the client's `state`.
@@ -214,6 +217,7 @@ pub fn parse(
             max_age,
             login_hint: bounded(params, "login_hint", 256)?,
             acr_values: bounded(params, "acr_values", 256)?,
+            upstream: bounded(params, "upstream", 40)?,
         })
     };
     run().map_err(fail)

@@ -35,6 +35,9 @@ pub struct IdTokenClaims<'a> {
 pub fn scoped_claims<'a>(user: &'a User, scope: &str) -> (Option<&'a str>, Option<&'a str>, Option<bool>) {
     let has = |s: &str| scope.split(' ').any(|x| x == s);
     let username = has("profile").then_some(user.username.as_str());
-    let (email, verified) = if has("email") { (Some(user.email.as_str()), Some(false)) } else { (None, None) };
+    // OIDC Core §5.1: whether the address was verified (self-registration confirmed it, an
+    // administrator vouched for it, an upstream verified it); relying parties link by it (O8).
+    let (email, verified) =
+        if has("email") { (Some(user.email.as_str()), Some(user.email_verified)) } else { (None, None) };
     (username, email, verified)
 }

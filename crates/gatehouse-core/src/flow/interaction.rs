@@ -57,12 +57,39 @@ pub struct SignIn {
     /// A5: the passwordless (passkey) ceremony the login page started, if the tenant allows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ceremony: Option<String>,
+    /// O8: the request this sign-in sent to an upstream, waiting for its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamLeg>,
+    /// O8 `after-local-sign-in`: the upstream identity to link once the local sign-in is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<PendingLink>,
+}
+
+/// O8: what a sign-in sent to an upstream, to check its answer by (single use).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamLeg {
+    pub upstream_id: String,
+    /// SHA-256 of the `state` sent (the browser brings it back; the stored hash proves it).
+    pub state_hash: Vec<u8>,
+    /// OIDC Core §3.1.2.1: the `nonce` the ID token must carry.
+    pub nonce: String,
+    /// RFC 7636: the PKCE verifier of the `code_challenge` sent.
+    pub pkce_verifier: String,
+}
+
+/// O8: an upstream identity waiting to be linked to the account that signs in locally next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingLink {
+    pub upstream_id: String,
+    pub subject: String,
+    /// The upstream's display name, for the page that asks for the local sign-in.
+    pub display_name: String,
 }
 
 impl SignIn {
     /// A fresh sign-in for `continuation`.
     pub fn new(continuation: Continuation) -> Self {
-        Self { continuation, progress: None, ceremony: None }
+        Self { continuation, progress: None, ceremony: None, upstream: None, link: None }
     }
 
     /// Reads a stored interaction; a bare authorization request (stored before interactions
@@ -110,6 +137,8 @@ mod tests {
                 ceremony: Some("c".into()),
             }),
             ceremony: None,
+            upstream: None,
+            link: None,
         };
         let json = serde_json::to_string(&i).unwrap();
         assert_eq!(SignIn::from_stored(&json).unwrap(), i);

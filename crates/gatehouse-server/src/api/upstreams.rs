@@ -74,6 +74,10 @@ pub struct UpstreamBody {
     trusted_email: Option<bool>,
     /// Create a local account for an unknown identity at its first sign-in.
     jit: Option<bool>,
+    /// Count the upstream's multi-factor sign-ins (by its `amr`/`acr`) as multi-factor here.
+    trust_mfa: Option<bool>,
+    /// `claim=value:role` rules, evaluated at every sign-in; when given, they replace the rules.
+    role_rules: Option<Vec<String>>,
 }
 
 impl UpstreamBody {
@@ -87,6 +91,8 @@ impl UpstreamBody {
             link: self.link,
             trusted_email: self.trusted_email,
             jit: self.jit,
+            trust_mfa: self.trust_mfa,
+            role_rules: self.role_rules,
         };
         (self.name, input)
     }

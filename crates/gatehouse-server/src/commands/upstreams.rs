@@ -20,6 +20,12 @@ fn input(args: &UpstreamArgs) -> anyhow::Result<UpstreamInput> {
         link: args.link.clone(),
         trusted_email: args.trust_email,
         jit: args.jit,
+        trust_mfa: args.trust_mfa,
+        role_rules: if args.no_role_rules {
+            Some(Vec::new())
+        } else {
+            Some(args.role_rule.clone()).filter(|r| !r.is_empty())
+        },
     })
 }
 

@@ -36,6 +36,8 @@ pub async fn list(
                 issuer: u.issuer.clone(),
                 link: u.settings.link.as_str(),
                 jit: u.settings.jit,
+                trust_mfa: u.settings.trust_mfa,
+                role_rules: u.settings.role_rules.iter().map(ToString::to_string).collect(),
             })
             .collect();
         let mut frame = o.frame;
@@ -58,6 +60,9 @@ pub struct NewUpstream {
     link: String,
     trusted_email: Option<String>,
     jit: Option<String>,
+    trust_mfa: Option<String>,
+    #[serde(default)]
+    role_rules: String,
 }
 
 /// `POST …/upstreams`: adds an upstream.
@@ -83,6 +88,10 @@ pub async fn add(
             link: Some(f.link),
             trusted_email: Some(f.trusted_email.is_some()),
             jit: Some(f.jit.is_some()),
+            trust_mfa: Some(f.trust_mfa.is_some()),
+            role_rules: Some(
+                f.role_rules.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+            ),
         };
         let (store, actor, s, name) = (state.store.clone(), o.admin.actor(), o.target.tenant.slug.clone(), f.name);
         let added = run_as(move || {

@@ -6,6 +6,7 @@
 //! normal sign-in runs and comes back to the page. Pages carry the page CSP; every form
 //! carries a synchronizer token bound to the session and is refused from another origin (IO3).
 
+mod identities;
 mod links;
 mod pages;
 mod public;
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/security/passkey", web::post().to(security::add_passkey))
         .route("/account/security/remove", web::post().to(security::remove))
         .route("/account/security/recovery-codes", web::post().to(security::regenerate_codes))
+        .route("/account/security/unlink", web::post().to(identities::unlink))
         .route("/account/set-password", web::get().to(links::set_password_page))
         .route("/account/set-password", web::post().to(links::set_password))
         .route("/account/reset", web::get().to(links::reset_page))

@@ -43,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(web::resource("/login/continue").route(web::post().to(factors::continue_after_codes)))
             .service(web::resource("/login/passkey").route(web::post().to(factors::passwordless)))
             .configure(crate::http::account::routes)
+            .configure(crate::http::upstream::routes)
             .configure(crate::console::routes)
             .service(web::resource("/consent").route(web::post().to(interact::consent)))
             .service(

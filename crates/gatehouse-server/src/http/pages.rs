@@ -63,6 +63,10 @@ pub struct LoginPage<'a> {
     pub signup: Option<String>,
     /// A5: the options of a passwordless (passkey) sign-in, where the tenant allows it.
     pub passkey_options: Option<String>,
+    /// O8: the tenant's upstreams, (name, display name): "Continue with …".
+    pub upstreams: Vec<(&'a str, &'a str)>,
+    /// O8 `after-local-sign-in`: the upstream whose identity this sign-in will link.
+    pub linking: Option<&'a str>,
 }
 
 #[derive(Template)]

@@ -37,6 +37,7 @@ fn notice(done: &Done) -> Option<&'static str> {
     match done.done.as_deref()? {
         "added" => Some("The factor is added. You will be asked for it when you sign in."),
         "removed" => Some("The factor is removed."),
+        "unlinked" => Some("The sign-in is disconnected from your account."),
         _ => None,
     }
 }
@@ -58,6 +59,8 @@ struct SecurityPage {
     offered: bool,
     factors: Vec<Row>,
     codes_left: i64,
+    /// O8: the upstream identities linked to the account.
+    identities: Vec<super::identities::IdentityRow>,
 }
 
 #[derive(Template)]
@@ -132,8 +135,19 @@ async fn render_security(
     frame.notice = notice_text;
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     frame.error = error;
-    let p = SecurityPage { frame, offered, factors: factors.iter().map(row).collect(), codes_left };
+    let identities = super::identities::linked(state, tenant, v).await?;
+    let p = SecurityPage { frame, offered, factors: factors.iter().map(row).collect(), codes_left, identities };
     Ok(pages::render(&p, status, PAGE_CSP))
+}
+
+/// The security page with `error` (a refused change).
+pub(super) async fn render_with_error(
+    state: &AppState,
+    tenant: &TenantEntry,
+    v: &Visitor,
+    error: String,
+) -> Result<HttpResponse, ProtocolError> {
+    render_security(state, tenant, v, None, Some(error)).await
 }
 
 /// `GET /account/security`.

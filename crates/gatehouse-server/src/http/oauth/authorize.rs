@@ -13,7 +13,7 @@ use gatehouse_core::flow::interaction::{Continuation, SignIn};
 use gatehouse_core::flow::session::logout_confirmation;
 use gatehouse_core::model::Client;
 use gatehouse_core::oauth::Params;
-use gatehouse_core::store::{CodeRecord, FlowStore, SessionRecord, UserStore};
+use gatehouse_core::store::{CodeRecord, FlowStore, SessionRecord, UpstreamStore, UserStore};
 use gatehouse_types::ProtocolError;
 use serde_json::json;
 
@@ -84,7 +84,7 @@ async fn handle(
         }
     };
     let session = current_session(req, state, tenant).await?.map(|(_, s)| s);
-    continue_flow(state, tenant, &client, &areq, session.as_ref(), false).await
+    continue_flow(req, state, tenant, &client, &areq, session.as_ref(), false).await
 }
 
 /// AC6, L3: a refused authorization request is audited (client id truncated: it is input).
@@ -107,6 +107,7 @@ async fn audit_refusal(
 
 /// Decides and performs the next step for a validated request.
 pub async fn continue_flow(
+    req: &HttpRequest,
     state: &AppState,
     tenant: &TenantEntry,
     client: &Client,
@@ -129,9 +130,27 @@ pub async fn continue_flow(
         (Ok(Interaction::Consent), Some(s)) => consent_page(state, tenant, client, areq, s).await,
         (Ok(_), _) => {
             let interaction = SignIn::new(Continuation::Authorize(Box::new(areq.clone())));
-            login_page(state, tenant, Some(client), &interaction, None).await
+            match areq.upstream.as_deref() {
+                Some(name) => straight_to_upstream(req, state, tenant, interaction, name).await,
+                None => login_page(state, tenant, Some(client), &interaction, None).await,
+            }
         }
     }
+}
+
+/// O8: `upstream=NAME` on the authorization request: no login page, the browser goes
+/// straight to that upstream (its waiting sign-in bound to the browser as on the page).
+async fn straight_to_upstream(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    interaction: SignIn,
+    name: &str,
+) -> Result<HttpResponse, ProtocolError> {
+    let pending = start_pending(state, tenant, &interaction).await?;
+    let mut res = crate::http::upstream::start::to_upstream(req, state, tenant, &pending.id, interaction, name).await?;
+    res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
+    Ok(res)
 }
 
 /// Renders the login page for a new waiting sign-in (`client`: the one an authorization
@@ -157,6 +176,8 @@ pub async fn login_page(
         Continuation::Authorize(areq) => (areq.login_hint.as_deref().unwrap_or(""), Some(areq.redirect_uri.as_str())),
         Continuation::Page { .. } => ("", None),
     };
+    let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
+    let upstreams = blocking(move || store.upstreams(&t)).await?;
     let policy = &tenant.tenant.policy;
     let page = LoginPage {
         tenant_name: &tenant.tenant.display_name,
@@ -169,10 +190,13 @@ pub async fn login_page(
         forgot: policy.password_reset.then(|| format!("/tenants/{}/account/forgot", tenant.tenant.slug)),
         signup: policy.self_registration.then(|| format!("/tenants/{}/account/signup", tenant.tenant.slug)),
         passkey_options: passkey.map(|(options, _)| options),
+        upstreams: upstreams.iter().map(|u| (u.name.as_str(), u.display_name.as_str())).collect(),
+        linking: interaction.link.as_ref().map(|l| l.display_name.as_str()),
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    // The login form may be answered with a redirect to the client (first-party, errors).
-    let targets: Vec<&str> = redirect.into_iter().collect();
+    // The login form may be answered with a redirect to the client (first-party, errors), and
+    // "Continue with …" with one to an upstream (O8).
+    let targets: Vec<&str> = redirect.into_iter().chain(upstreams.iter().map(|u| u.issuer.as_str())).collect();
     let mut res = pages::render(&page, status, &pages::page_csp(&targets));
     res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
     Ok(res)

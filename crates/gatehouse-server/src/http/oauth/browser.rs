@@ -107,6 +107,15 @@ pub async fn start_pending(
     tenant: &TenantEntry,
     interaction: &SignIn,
 ) -> Result<Pending, ProtocolError> {
+    Ok(start_pending_record(state, tenant, interaction).await?.0)
+}
+
+/// As [`start_pending`], with the stored record.
+pub async fn start_pending_record(
+    state: &AppState,
+    tenant: &TenantEntry,
+    interaction: &SignIn,
+) -> Result<(Pending, PendingRequest), ProtocolError> {
     let (id, csrf, binding) = (random_token(), random_token(), random_token());
     let now = UnixTime::now().0;
     let client_id = match &interaction.continuation {
@@ -123,9 +132,9 @@ pub async fn start_pending(
         created_at: now,
         expires_at: now + PENDING_TTL,
     };
-    let store = state.store.clone();
-    blocking(move || store.save_request(&record)).await?;
-    Ok(Pending { id, csrf, binding: cookie(binding_cookie(tenant), binding) })
+    let (store, saved) = (state.store.clone(), record.clone());
+    blocking(move || store.save_request(&saved)).await?;
+    Ok((Pending { id, csrf, binding: cookie(binding_cookie(tenant), binding) }, record))
 }
 
 /// Why a posted page could not continue; every case shows the same page (no oracle).
@@ -163,6 +172,26 @@ pub async fn load_pending(
     if let Err(e) = check_origin(req, &state.config.public_url) {
         return Ok(Err(e));
     }
+    let (pending, interaction) = match load_bound(req, state, tenant, request_id).await? {
+        Ok(found) => found,
+        Err(why) => return Ok(Err(why)),
+    };
+    let csrf_ok: bool = secret_hash(csrf).ct_eq(&pending.csrf_hash).into();
+    if !csrf_ok {
+        return Ok(Err(PageRefused("binding cookie or CSRF token mismatch")));
+    }
+    Ok(Ok((pending, interaction)))
+}
+
+/// IO3: the waiting sign-in `request_id` if this browser holds its binding cookie (compared in
+/// constant time). For a cross-site navigation back (an upstream's answer, O8), which carries
+/// no synchronizer token; a form post checks that too (`load_pending`).
+pub async fn load_bound(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &TenantEntry,
+    request_id: &str,
+) -> Result<Result<(PendingRequest, SignIn), PageRefused>, ProtocolError> {
     let Some(binding) = req.cookie(&binding_cookie(tenant)) else {
         return Ok(Err(PageRefused("no binding cookie")));
     };
@@ -171,8 +200,7 @@ pub async fn load_pending(
         return Ok(Err(PageRefused("unknown or expired request")));
     };
     let binding_ok: bool = secret_hash(binding.value()).ct_eq(&pending.binding_hash).into();
-    let csrf_ok: bool = secret_hash(csrf).ct_eq(&pending.csrf_hash).into();
-    if !binding_ok || !csrf_ok {
+    if !binding_ok {
         return Ok(Err(PageRefused("binding cookie or CSRF token mismatch")));
     }
     let interaction = SignIn::from_stored(&pending.params).map_err(ProtocolError::server)?;

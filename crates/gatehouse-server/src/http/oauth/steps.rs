@@ -11,14 +11,15 @@ use actix_web::{HttpRequest, HttpResponse};
 use gatehouse_core::UnixTime;
 use gatehouse_core::account::{PasswordChange, check_new_password, password_expired};
 use gatehouse_core::audit::AuditEvent;
-use gatehouse_core::flow::interaction::{Continuation, Progress, SignIn, Step};
+use gatehouse_core::flow::interaction::{Continuation, PendingLink, Progress, SignIn, Step};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::flow::session::{new_session, renewed_session};
 use gatehouse_core::mfa::{self, FactorNeed, MfaPolicy, amr};
 use gatehouse_core::model::{User, roles};
 use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::store::{
-    AccountStore, FlowStore, MfaStore, NewPassword, PendingRequest, SessionRecord, SessionsToEnd, UserStore,
+    AccountStore, FlowStore, MfaStore, NewPassword, PendingRequest, SessionRecord, SessionsToEnd, UpstreamStore,
+    UserStore,
 };
 use gatehouse_types::{ProtocolError, Secret};
 use serde::Deserialize;
@@ -154,7 +155,13 @@ pub async fn enter(
         ceremony: None,
     };
     let (progress, page) = step_pages::prepare(state, tenant, &w, progress, view).await?;
-    let stored = SignIn { continuation: w.sign_in.continuation, progress: Some(progress), ceremony: None };
+    let stored = SignIn {
+        continuation: w.sign_in.continuation,
+        progress: Some(progress),
+        ceremony: None,
+        upstream: None,
+        link: w.sign_in.link,
+    };
     let params = serde_json::to_string(&stored).map_err(ProtocolError::server)?;
     let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), w.pending.id.clone());
     blocking(move || store.update_request(&t, &id, &params)).await?;
@@ -170,6 +177,9 @@ async fn finish(
     methods: &[String],
 ) -> Result<HttpResponse, ProtocolError> {
     let source_ip = client_ip(req).map(|ip| ip.to_string());
+    if let Some(link) = &w.sign_in.link {
+        link_after_local_sign_in(state, tenant, link, &w.user).await?;
+    }
     let (session_id, session) =
         start_session(req, state, tenant, &w.user, &w.pending.client_id, source_ip, methods).await?;
     let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), w.pending.id.clone());
@@ -177,7 +187,7 @@ async fn finish(
     let mut res = match w.sign_in.continuation {
         Continuation::Authorize(areq) => {
             let client = browser::pending_client(state, tenant, &areq).await?;
-            continue_flow(state, tenant, &client, &areq, Some(&session), true).await?
+            continue_flow(req, state, tenant, &client, &areq, Some(&session), true).await?
         }
         Continuation::Page { path } => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("/tenants/{}{path}", tenant.tenant.slug)))
@@ -185,6 +195,20 @@ async fn finish(
     };
     res.add_cookie(&cookie(session_cookie(tenant), session_id)).map_err(ProtocolError::server)?;
     Ok(res)
+}
+
+/// O8 `after-local-sign-in`: the upstream identity that waited for this local sign-in is
+/// linked to its account now (an upstream removed meanwhile links nothing).
+async fn link_after_local_sign_in(
+    state: &AppState,
+    tenant: &TenantEntry,
+    link: &PendingLink,
+    user: &User,
+) -> Result<(), ProtocolError> {
+    let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
+    let upstreams = blocking(move || store.upstreams(&t)).await?;
+    let Some(upstream) = upstreams.iter().find(|u| u.id == link.upstream_id) else { return Ok(()) };
+    crate::http::upstream::accounts::link(state, upstream, &link.subject, user, "after-local-sign-in").await
 }
 
 /// S8: the user agent as shown to its user (the first 200 characters, printable only).
