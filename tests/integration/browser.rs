@@ -5,6 +5,7 @@
 
 mod account;
 mod console;
+mod federation;
 pub mod harness;
 mod passkeys;
 pub mod rp;

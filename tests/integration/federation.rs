@@ -234,6 +234,21 @@ fn location_params(res: &reqwest::Response) -> (String, Vec<(String, String)>) {
     (base, loc.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
+/// Where the page answering a callback navigates on (its meta refresh and link), with the
+/// query parameters: the callback ends the redirect chain of the upstream's login form.
+async fn navigated(res: reqwest::Response) -> (String, Vec<(String, String)>) {
+    assert_eq!(res.status(), StatusCode::OK, "a page that navigates on");
+    let html = res.text().await.unwrap();
+    let refresh = html.find("http-equiv=\"refresh\" content=\"0; url=").expect("a meta refresh");
+    let marker = "id=\"continue\" href=\"";
+    let start = html.find(marker).unwrap_or_else(|| panic!("no link in {html}")) + marker.len();
+    let href = html[start..start + html[start..].find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&");
+    assert!(html[refresh..].contains(&html[start..start + html[start..].find('"').unwrap()]), "the same target");
+    let loc = url::Url::parse(&href).unwrap();
+    let base = loc.as_str().split('?').next().unwrap().to_owned();
+    (base, loc.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+}
+
 /// The `login.upstream` audit records of `acme`, newest first: (outcome, details).
 fn upstream_audit(server: &TestServer) -> Vec<(String, Value)> {
     let store = &server.running.store;
@@ -274,7 +289,7 @@ async fn an_upstream_user_is_provisioned_just_in_time_and_its_roles_follow_the_u
         );
 
         let res = through_real_upstream(&server, &up, &spa).await;
-        let (to, params) = location_params(&res);
+        let (to, params) = navigated(res).await;
         assert_eq!(to, REDIRECT, "{db:?}: back to the application");
         assert_eq!(param(&params, "state"), Some("st-123"));
         let code = param(&params, "code").unwrap().to_owned();
@@ -302,7 +317,7 @@ async fn an_upstream_user_is_provisioned_just_in_time_and_its_roles_follow_the_u
             .unwrap();
         up.set_roles(&["manager"]).await;
         let res = through_real_upstream(&server, &up, &spa).await;
-        assert_eq!(location_params(&res).0, REDIRECT);
+        assert_eq!(navigated(res).await.0, REDIRECT);
         let mut roles = store.user_roles(&t.id, &user.id).unwrap();
         roles.sort();
         assert_eq!(roles, ["approver", "reader"], "{db:?}: staff removed with engineer upstream; reader kept");
@@ -352,7 +367,7 @@ async fn an_upstream_identity_links_to_a_local_account_only_under_its_policy() {
     link_after_local_sign_in(&server, &up, &spa).await;
     assert_eq!(store.identities_of(&t.id, &ula.id).unwrap().len(), 1, "linked after the local sign-in");
     let res = through_real_upstream(&server, &up, &spa).await;
-    assert_eq!(location_params(&res).0, REDIRECT, "the linked identity signs in as ula");
+    assert_eq!(navigated(res).await.0, REDIRECT, "the linked identity signs in as ula");
     assert_eq!(upstream_audit(&server)[0].1["account"], "linked");
     assert_eq!(users_of(&server), ["ula"]);
 
@@ -366,7 +381,7 @@ async fn an_upstream_identity_links_to_a_local_account_only_under_its_policy() {
         UpstreamInput { link: Some("verified-email".into()), trusted_email: Some(true), ..Default::default() },
     );
     let res = through_real_upstream(&server, &up, &spa).await;
-    assert_eq!(location_params(&res).0, REDIRECT);
+    assert_eq!(navigated(res).await.0, REDIRECT);
     assert_eq!(store.identities_of(&t.id, &ula.id).unwrap().len(), 1);
     assert_eq!(upstream_audit(&server)[0].1["account"], "linked by verified e-mail");
     assert_eq!(users_of(&server), ["ula"]);
@@ -467,7 +482,7 @@ async fn every_bad_answer_of_an_upstream_is_refused_audited_and_creates_nothing(
     fake.answer_with(fake.claims(&nonce), true);
     let good = [("code", "c-1"), ("state", state.as_str()), ("iss", iss.as_str())];
     let res = answer(&server, &b, &good).await;
-    assert_eq!(location_params(&res).0, REDIRECT, "the well-formed answer signs in");
+    assert_eq!(navigated(res).await.0, REDIRECT, "the well-formed answer signs in");
     let sent = fake.scenario.lock().unwrap().last_token_request.clone();
     assert!(sent.iter().any(|(k, _)| k == "code_verifier"), "PKCE verifier sent: {sent:?}");
     assert!(!sent.iter().any(|(k, _)| k == "client_secret"), "the secret goes in the Authorization header");
@@ -488,7 +503,7 @@ async fn every_bad_answer_of_an_upstream_is_refused_audited_and_creates_nothing(
     let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
     fake.answer_with(fake.claims(&nonce), true);
     let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &iss)]).await;
-    assert_eq!(location_params(&res).0, REDIRECT, "signed with the new key, found after a fetch");
+    assert_eq!(navigated(res).await.0, REDIRECT, "signed with the new key, found after a fetch");
     assert_eq!(users_of(&server), ["fay"], "the same identity, the same account");
 
     // An unreachable upstream: the login page's button leads to the same page, nothing kept.
@@ -528,7 +543,7 @@ async fn upstream_eq_routes_straight_to_the_upstream_and_mfa_is_trusted_only_whe
     let (state, nonce) = (param(&params, "state").unwrap().to_owned(), param(&params, "nonce").unwrap().to_owned());
     fake.answer_with(fake.claims(&nonce), true);
     let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
-    let (to, params) = location_params(&res);
+    let (to, params) = navigated(res).await;
     assert_eq!(to, REDIRECT);
     let code = param(&params, "code").unwrap().to_owned();
     let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();

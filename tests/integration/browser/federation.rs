@@ -1,0 +1,131 @@
+//! O8 in a real browser: "Continue with Corp" on the login page of the `gatehouse` binary
+//! under test, the sign-in at the upstream (a second `gatehouse` process, its own tenant,
+//! keys and users), and back to the application with a code. Chromium holds the redirect
+//! that answers the button's form to the login page's CSP `form-action`, which an HTTP
+//! client would not; then the account page lists the linked sign-in and keeps it when it is
+//! the account's only way in.
+
+use gatehouse_testkit::TestDatabase;
+use serde_json::Value;
+
+use super::harness::with_browser;
+use super::sign_in::{Site, sign_in};
+use crate::code_flow::PASSWORD;
+use crate::support::BinaryServer;
+
+/// The upstream: tenant `corp` with user `ursula` and a client for the site's callback.
+struct Corp {
+    db: TestDatabase,
+    gh: BinaryServer,
+}
+
+impl Corp {
+    async fn start() -> Self {
+        let db = TestDatabase::sqlite();
+        let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
+        let gh = tokio::task::spawn_blocking(move || BinaryServer::start(&dir, &url)).await.unwrap();
+        let corp = Self { db, gh };
+        corp.cli(&["tenant", "create", "corp", "--display-name", "Corp", "--json"], None);
+        let user = [
+            "user",
+            "create",
+            "--tenant",
+            "corp",
+            "--username",
+            "ursula",
+            "--email",
+            "ursula@corp.example",
+            "--password-stdin",
+            "--json",
+        ];
+        corp.cli(&user, Some(PASSWORD));
+        corp
+    }
+
+    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Value {
+        self.gh.cli_json(&self.db.url, args, stdin)
+    }
+
+    fn issuer(&self) -> String {
+        format!("{}/tenants/corp", self.gh.base)
+    }
+}
+
+#[actix_web::test]
+async fn continue_with_an_upstream_signs_in_there_and_comes_back_to_the_application() {
+    let corp = Corp::start().await;
+    let ca = corp.gh.cert_path().display().to_string();
+    let site = Site::start_with(vec![("GATEHOUSE_UPSTREAM_CA_FILE".into(), ca)]).await;
+    let callback = format!("{}/upstream/callback", site.issuer());
+    let registered = corp.cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "corp",
+            "--name",
+            "Acme",
+            "--type",
+            "confidential",
+            "--redirect-uri",
+            &callback,
+            "--grant",
+            "authorization_code",
+            "--scope",
+            "openid profile email",
+            "--first-party",
+            "--json",
+        ],
+        None,
+    );
+    let (id, secret) = (registered["client_id"].as_str().unwrap(), registered["client_secret"].as_str().unwrap());
+    let issuer = corp.issuer();
+    site.cli(
+        &[
+            "upstream",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "corp",
+            "--display-name",
+            "Corp",
+            "--issuer",
+            &issuer,
+            "--client-id",
+            id,
+            "--client-secret-stdin",
+            "--json",
+        ],
+        Some(secret),
+    );
+    let app = site.client("Web App", true);
+    let pins = [site.gh.spki_pin(), corp.gh.spki_pin()];
+    with_browser("federation_sign_in", &pins, async |b| {
+        b.goto(&site.authorize(&app, &[("state", "s-1")])).await;
+        b.heading("Sign in to Acme Corp").await;
+        assert_eq!(b.text("button[name=upstream][value=corp]").await, "Continue with Corp");
+        b.click("button[name=upstream][value=corp]").await;
+        // The upstream's own login page, on its own origin.
+        b.heading("Sign in to Corp").await;
+        assert_eq!(b.url().await.port(), url::Url::parse(&corp.gh.base).unwrap().port());
+        sign_in(b, "ursula", PASSWORD).await;
+        let url = b.wait_for_path("/callback").await;
+        let params: serde_json::Map<String, Value> =
+            url.query_pairs().map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect();
+        assert_eq!(params["state"], "s-1");
+        assert_eq!(params["iss"], site.issuer().as_str());
+        let tokens = site.exchange(&app, params["code"].as_str().unwrap()).await;
+        assert!(tokens["access_token"].is_string(), "{tokens}");
+
+        // The account page lists the linked sign-in; it is the account's only way in, so it stays.
+        b.goto(&format!("{}/account/security", site.issuer())).await;
+        let row = b.text("#linked-identities tr[data-upstream=corp]").await;
+        assert!(row.contains("Corp"), "{row}");
+        b.click("#linked-identities button").await;
+        let refusal = b.text("[role=alert], .error").await;
+        assert!(refusal.contains("only way to sign in"), "{refusal}");
+        assert!(b.has("#linked-identities tr[data-upstream=corp]").await, "still linked");
+    })
+    .await;
+}
