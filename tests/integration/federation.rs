@@ -56,6 +56,7 @@ impl RealUpstream {
             Some(PASSWORD),
         );
         let redirect = format!("{PUBLIC_URL}{CALLBACK}");
+        let logged_out = format!("{PUBLIC_URL}/tenants/acme/upstream/logged-out");
         let client = up.cli(
             &[
                 "client",
@@ -68,6 +69,8 @@ impl RealUpstream {
                 "confidential",
                 "--redirect-uri",
                 &redirect,
+                "--post-logout-redirect-uri",
+                &logged_out,
                 "--grant",
                 "authorization_code",
                 "--scope",
@@ -203,7 +206,17 @@ async fn continue_with(server: &TestServer, b: &reqwest::Client, spa: &str, upst
 /// test: that server's response to the callback.
 async fn through_real_upstream(server: &TestServer, up: &RealUpstream, spa: &str) -> reqwest::Response {
     let b = browser(&[&server.cert_pem, &up.gh.cert_pem]);
-    let out = continue_with(server, &b, spa, "corp").await;
+    through_real_upstream_in(&b, server, up, spa).await
+}
+
+/// As [`through_real_upstream`], in the browser `b`.
+async fn through_real_upstream_in(
+    b: &reqwest::Client,
+    server: &TestServer,
+    up: &RealUpstream,
+    spa: &str,
+) -> reqwest::Response {
+    let out = continue_with(server, b, spa, "corp").await;
     let (to, params) = location_params(&out);
     assert_eq!(to, format!("{}/authorize", up.issuer()));
     assert_eq!(param(&params, "code_challenge_method"), Some("S256"), "PKCE");
@@ -555,4 +568,90 @@ async fn upstream_eq_routes_straight_to_the_upstream_and_mfa_is_trusted_only_whe
     let b = browser(&[&server.cert_pem]);
     let res = b.get(authorize_url(&server, "acme", &spa, &[("upstream", "nope")])).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+}
+
+/// Whether `b` has a session at the upstream (its account page, rather than its login form).
+async fn signed_in_upstream(b: &reqwest::Client, up: &RealUpstream) -> bool {
+    let res = b.get(format!("{}/account", up.issuer())).send().await.unwrap();
+    res.status() == StatusCode::OK && !res.text().await.unwrap().contains("type=\"password\"")
+}
+
+#[actix_web::test]
+async fn logout_ends_the_upstream_session_too_and_comes_back_to_the_application() {
+    let up = RealUpstream::start().await;
+    let db = TestDatabase::sqlite();
+    let server = downstream(&db, &up.gh.cert_path()).await;
+    let spa = spa(&server);
+    add_upstream(
+        &server,
+        "corp",
+        &up.issuer(),
+        &up.client_id,
+        &up.secret,
+        UpstreamInput { end_session: Some(true), ..Default::default() },
+    );
+    let b = browser(&[&server.cert_pem, &up.gh.cert_pem]);
+    let res = through_real_upstream_in(&b, &server, &up, &spa).await;
+    let (_, params) = navigated(res).await;
+    let code = param(&params, "code").unwrap().to_owned();
+    let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
+    assert!(signed_in_upstream(&b, &up).await, "signed in at the upstream");
+
+    let mut logout = url::Url::parse(&server.url("/tenants/acme/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", "https://app.example.com/")
+        .append_pair("state", "lo-1");
+    let res = b.get(logout.as_str()).send().await.unwrap();
+    let (to, params) = location_params(&res);
+    assert_eq!(to, format!("{}/logout", up.issuer()), "on to the upstream's end_session_endpoint");
+    assert_eq!(param(&params, "client_id"), Some(up.client_id.as_str()));
+    let hint = jwt_claims(param(&params, "id_token_hint").unwrap());
+    assert_eq!(hint["iss"], up.issuer().as_str(), "the upstream's own ID token is the hint");
+    let res = b.get(res.headers()["location"].to_str().unwrap()).send().await.unwrap();
+    let (back, params) = location_params(&res);
+    assert_eq!(back, format!("{PUBLIC_URL}/tenants/acme/upstream/logged-out"));
+    let state = param(&params, "state").unwrap().to_owned();
+    assert!(!signed_in_upstream(&b, &up).await, "the upstream's session ended");
+    let res = b.get(server.url(&format!("/tenants/acme/upstream/logged-out?state={state}"))).send().await.unwrap();
+    let (to, params) = location_params(&res);
+    assert_eq!(to, "https://app.example.com/");
+    assert_eq!(param(&params, "state"), Some("lo-1"), "the application's state");
+    // The way back is used once.
+    let again = b.get(server.url(&format!("/tenants/acme/upstream/logged-out?state={state}"))).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK, "the signed-out page, no redirect");
+}
+
+#[actix_web::test]
+async fn profile_claims_follow_the_upstream_only_where_it_is_set_up() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
+    tenant(&server, "acme");
+    let spa = spa(&server);
+    let fake = FakeIdp::start("gatehouse-acme").await;
+    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
+    let sign_in = async |claims: &dyn Fn(&str) -> Value| {
+        let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
+        fake.answer_with(claims(&nonce), true);
+        let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
+        assert_eq!(navigated(res).await.0, REDIRECT);
+    };
+    let renamed = |nonce: &str| {
+        let mut c = fake.claims(nonce);
+        c["name"] = "Fay Two".into();
+        c["email"] = "fay.two@fake.example".into();
+        c
+    };
+    sign_in(&|n: &str| fake.claims(n)).await;
+    let store = &server.running.store;
+    let t = admin::require_tenant(store, "acme").unwrap();
+    let read = || store.user_by_username(&t.id, "fay").unwrap().unwrap();
+    assert_eq!(read().email, "fay@fake.example");
+    sign_in(&renamed).await;
+    assert_eq!(read().email, "fay@fake.example", "not kept in step by default");
+    update_upstream(&server, "fake", UpstreamInput { sync_profile: Some(true), ..Default::default() });
+    sign_in(&renamed).await;
+    let fay = read();
+    assert_eq!((fay.display_name.as_str(), fay.email.as_str()), ("Fay Two", "fay.two@fake.example"));
 }

@@ -319,6 +319,8 @@ pub struct UpstreamRow {
     pub link: &'static str,
     pub jit: bool,
     pub trust_mfa: bool,
+    pub end_session: bool,
+    pub sync_profile: bool,
     /// `claim=value:role` each.
     pub role_rules: Vec<String>,
 }
@@ -329,5 +331,7 @@ pub struct UpstreamRow {
 pub struct UpstreamsPage {
     pub title: &'static str,
     pub frame: Frame,
+    /// The administered tenant's issuer (the redirect URIs to register are under it).
+    pub issuer: String,
     pub upstreams: Vec<UpstreamRow>,
 }

@@ -223,6 +223,16 @@ pub trait UpstreamStore {
         identity: &crate::federation::LinkedIdentity,
         audit: &AuditEvent,
     ) -> Result<(), StoreError>;
+    /// O8: the session `sid` began at `upstream_id`, whose sealed ID token is its logout hint.
+    fn save_upstream_session(
+        &self,
+        tenant_id: &str,
+        sid: &str,
+        upstream_id: &str,
+        sealed_id_token: &[u8],
+    ) -> Result<(), StoreError>;
+    /// The upstream the session `sid` began at, with its sealed ID token.
+    fn upstream_session(&self, tenant_id: &str, sid: &str) -> Result<Option<(String, Vec<u8>)>, StoreError>;
     /// Records that (upstream, `sub`) signed in at `now`.
     fn identity_used(&self, tenant_id: &str, upstream_id: &str, subject: &str, now: i64) -> Result<(), StoreError>;
 }

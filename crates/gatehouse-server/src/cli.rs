@@ -101,6 +101,14 @@ pub struct UpstreamArgs {
     /// Remove every role rule of the upstream.
     #[arg(long, conflicts_with = "role_rule")]
     pub no_role_rules: bool,
+    /// End the upstream's session too when a session that began there ends (RP-initiated
+    /// logout; register {issuer}/upstream/logged-out there as a post-logout URI) (default off).
+    #[arg(long, value_parser = on_off)]
+    pub end_session: Option<bool>,
+    /// Keep the account's display name and verified address as the upstream says at every
+    /// sign-in (default off: taken at provisioning only).
+    #[arg(long, value_parser = on_off)]
+    pub sync_profile: Option<bool>,
     #[command(flatten)]
     pub out: JsonFlag,
 }

@@ -350,3 +350,12 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    upstream_sessions (sid) {
+        sid -> Text,
+        tenant_id -> Text,
+        upstream_id -> Text,
+        id_token -> Binary,
+    }
+}

@@ -11,9 +11,9 @@ use gatehouse_types::RoleName;
 
 use crate::Store;
 use crate::audit::append_in;
-use crate::conn::DbConnection;
+use crate::conn::{DbConnection, on_backend};
 use crate::error::{map_err, unavailable};
-use crate::schema::{upstream_identities, upstreams};
+use crate::schema::{upstream_identities, upstream_sessions, upstreams};
 
 const TAKEN: &str = "an upstream with this name already exists in the tenant";
 
@@ -267,5 +267,40 @@ impl UpstreamStore for Store {
         .execute(&mut *self.db.conn()?)
         .map_err(unavailable)?;
         Ok(())
+    }
+
+    fn save_upstream_session(
+        &self,
+        tenant_id: &str,
+        sid: &str,
+        upstream_id: &str,
+        sealed_id_token: &[u8],
+    ) -> Result<(), StoreError> {
+        let row = (
+            upstream_sessions::sid.eq(sid),
+            upstream_sessions::tenant_id.eq(tenant_id),
+            upstream_sessions::upstream_id.eq(upstream_id),
+            upstream_sessions::id_token.eq(sealed_id_token),
+        );
+        let conn = &mut *self.db.conn()?;
+        // A renewed session (same sid) keeps the upstream of its latest federated sign-in.
+        on_backend!(conn, |c| diesel::insert_into(upstream_sessions::table)
+            .values(row)
+            .on_conflict(upstream_sessions::sid)
+            .do_update()
+            .set((upstream_sessions::upstream_id.eq(upstream_id), upstream_sessions::id_token.eq(sealed_id_token),))
+            .execute(c))
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    fn upstream_session(&self, tenant_id: &str, sid: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        upstream_sessions::table
+            .filter(upstream_sessions::tenant_id.eq(tenant_id))
+            .filter(upstream_sessions::sid.eq(sid))
+            .select((upstream_sessions::upstream_id, upstream_sessions::id_token))
+            .first(&mut *self.db.conn()?)
+            .optional()
+            .map_err(unavailable)
     }
 }

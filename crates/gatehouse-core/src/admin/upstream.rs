@@ -26,6 +26,8 @@ pub struct UpstreamInput {
     pub trusted_email: Option<bool>,
     pub jit: Option<bool>,
     pub trust_mfa: Option<bool>,
+    pub end_session: Option<bool>,
+    pub sync_profile: Option<bool>,
     /// `claim=value:role` each; when given, they replace the upstream's rules.
     pub role_rules: Option<Vec<String>>,
 }
@@ -127,6 +129,12 @@ fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Ups
     }
     if let Some(on) = input.trust_mfa {
         base.settings.trust_mfa = on;
+    }
+    if let Some(on) = input.end_session {
+        base.settings.end_session = on;
+    }
+    if let Some(on) = input.sync_profile {
+        base.settings.sync_profile = on;
     }
     if let Some(rules) = &input.role_rules {
         if rules.len() > 50 {

@@ -56,11 +56,24 @@ pub struct UpstreamSettings {
     pub trust_mfa: bool,
     /// Roles granted from the upstream's claims at every sign-in through it.
     pub role_rules: Vec<RoleRule>,
+    /// RP-Initiated Logout at the upstream when a session that began there ends here.
+    pub end_session: bool,
+    /// The account's display name and verified address follow the upstream's at every
+    /// sign-in (not only at provisioning).
+    pub sync_profile: bool,
 }
 
 impl Default for UpstreamSettings {
     fn default() -> Self {
-        Self { link: LinkPolicy::Never, trusted_email: false, jit: true, trust_mfa: false, role_rules: Vec::new() }
+        Self {
+            link: LinkPolicy::Never,
+            trusted_email: false,
+            jit: true,
+            trust_mfa: false,
+            role_rules: Vec::new(),
+            end_session: false,
+            sync_profile: false,
+        }
     }
 }
 
@@ -96,6 +109,8 @@ impl Upstream {
             "trusted_email": self.settings.trusted_email,
             "jit": self.settings.jit,
             "trust_mfa": self.settings.trust_mfa,
+            "end_session": self.settings.end_session,
+            "sync_profile": self.settings.sync_profile,
             "role_rules": self.settings.role_rules.iter().map(RoleRule::to_string).collect::<Vec<_>>(),
             "has_secret": self.sealed_secret.is_some(),
         })
@@ -134,6 +149,22 @@ pub fn open_secret(vault: &Vault, upstream: &Upstream) -> Result<Option<Secret<S
     let plain = vault.open(KeyKind::UpstreamSecrets, &seal_context(&upstream.tenant_id, &upstream.id), sealed)?;
     let text = String::from_utf8(plain.expose().clone()).map_err(|_| CryptoError::Tampered)?;
     Ok(Some(Secret::new(text)))
+}
+
+fn id_token_context(tenant_id: &str, upstream_id: &str, sid: &str) -> Vec<u8> {
+    [b"id_token\0", tenant_id.as_bytes(), b"\0", upstream_id.as_bytes(), b"\0", sid.as_bytes()].concat()
+}
+
+/// D1: seals the upstream's ID token of the session `sid` (the hint of its logout there).
+pub fn seal_id_token(vault: &Vault, upstream: &Upstream, sid: &str, id_token: &str) -> Result<Vec<u8>, CryptoError> {
+    vault.seal(KeyKind::UpstreamSecrets, &id_token_context(&upstream.tenant_id, &upstream.id, sid), id_token.as_bytes())
+}
+
+/// D1: the upstream's ID token of the session `sid`.
+pub fn open_id_token(vault: &Vault, upstream: &Upstream, sid: &str, sealed: &[u8]) -> Result<String, CryptoError> {
+    let plain =
+        vault.open(KeyKind::UpstreamSecrets, &id_token_context(&upstream.tenant_id, &upstream.id, sid), sealed)?;
+    String::from_utf8(plain.expose().clone()).map_err(|_| CryptoError::Tampered)
 }
 
 #[cfg(test)]

@@ -63,6 +63,18 @@ pub struct SignIn {
     /// O8 `after-local-sign-in`: the upstream identity to link once the local sign-in is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<PendingLink>,
+    /// O8: the upstream this sign-in came through, with its ID token, when the session is to
+    /// end there too (RP-Initiated Logout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub federated: Option<Federated>,
+}
+
+/// O8: a sign-in through an upstream whose session is ended there at logout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Federated {
+    pub upstream_id: String,
+    /// The upstream's ID token: the `id_token_hint` of the logout there.
+    pub id_token: String,
 }
 
 /// O8: what a sign-in sent to an upstream, to check its answer by (single use).
@@ -89,7 +101,7 @@ pub struct PendingLink {
 impl SignIn {
     /// A fresh sign-in for `continuation`.
     pub fn new(continuation: Continuation) -> Self {
-        Self { continuation, progress: None, ceremony: None, upstream: None, link: None }
+        Self { continuation, progress: None, ceremony: None, upstream: None, link: None, federated: None }
     }
 
     /// Reads a stored interaction; a bare authorization request (stored before interactions
@@ -139,6 +151,7 @@ mod tests {
             ceremony: None,
             upstream: None,
             link: None,
+            federated: None,
         };
         let json = serde_json::to_string(&i).unwrap();
         assert_eq!(SignIn::from_stored(&json).unwrap(), i);

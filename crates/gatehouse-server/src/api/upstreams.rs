@@ -78,6 +78,10 @@ pub struct UpstreamBody {
     trust_mfa: Option<bool>,
     /// `claim=value:role` rules, evaluated at every sign-in; when given, they replace the rules.
     role_rules: Option<Vec<String>>,
+    /// End the upstream's session too when a session that began there ends (RP-initiated logout).
+    end_session: Option<bool>,
+    /// The account's display name and verified address follow the upstream's at every sign-in.
+    sync_profile: Option<bool>,
 }
 
 impl UpstreamBody {
@@ -93,6 +97,8 @@ impl UpstreamBody {
             jit: self.jit,
             trust_mfa: self.trust_mfa,
             role_rules: self.role_rules,
+            end_session: self.end_session,
+            sync_profile: self.sync_profile,
         };
         (self.name, input)
     }

@@ -21,6 +21,8 @@ fn input(args: &UpstreamArgs) -> anyhow::Result<UpstreamInput> {
         trusted_email: args.trust_email,
         jit: args.jit,
         trust_mfa: args.trust_mfa,
+        end_session: args.end_session,
+        sync_profile: args.sync_profile,
         role_rules: if args.no_role_rules {
             Some(Vec::new())
         } else {

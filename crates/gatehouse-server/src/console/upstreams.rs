@@ -37,12 +37,15 @@ pub async fn list(
                 link: u.settings.link.as_str(),
                 jit: u.settings.jit,
                 trust_mfa: u.settings.trust_mfa,
+                end_session: u.settings.end_session,
+                sync_profile: u.settings.sync_profile,
                 role_rules: u.settings.role_rules.iter().map(ToString::to_string).collect(),
             })
             .collect();
         let mut frame = o.frame;
         frame.notice = q.notice();
-        Ok(show(&UpstreamsPage { title: "Upstreams", frame, upstreams }))
+        let issuer = format!("{}/tenants/{}", state.config.public_url, o.target.tenant.slug);
+        Ok(show(&UpstreamsPage { title: "Upstreams", frame, issuer, upstreams }))
     })
     .await
 }
@@ -61,6 +64,8 @@ pub struct NewUpstream {
     trusted_email: Option<String>,
     jit: Option<String>,
     trust_mfa: Option<String>,
+    end_session: Option<String>,
+    sync_profile: Option<String>,
     #[serde(default)]
     role_rules: String,
 }
@@ -89,6 +94,8 @@ pub async fn add(
             trusted_email: Some(f.trusted_email.is_some()),
             jit: Some(f.jit.is_some()),
             trust_mfa: Some(f.trust_mfa.is_some()),
+            end_session: Some(f.end_session.is_some()),
+            sync_profile: Some(f.sync_profile.is_some()),
             role_rules: Some(
                 f.role_rules.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
             ),

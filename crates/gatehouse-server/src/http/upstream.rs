@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod callback;
 pub mod client;
+pub mod logout;
 pub mod start;
 
 use actix_web::http::StatusCode;
@@ -25,7 +26,8 @@ use crate::state::AppState;
 /// Routes under `/tenants/{tenant}`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/upstream", web::post().to(start::start))
-        .route("/upstream/callback", web::get().to(callback::callback));
+        .route("/upstream/callback", web::get().to(callback::callback))
+        .route("/upstream/logged-out", web::get().to(logout::logged_out));
 }
 
 /// The redirect URI registered at every upstream of `tenant`.

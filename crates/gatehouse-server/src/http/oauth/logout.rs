@@ -19,6 +19,7 @@ use super::browser::{self, current_session, session_cookie};
 use super::context::{TenantEntry, TenantScope, blocking};
 use crate::http::errors::request_id;
 use crate::http::pages::{self, LogoutPage};
+use crate::http::upstream;
 use crate::state::AppState;
 
 /// The logout endpoint.
@@ -96,7 +97,7 @@ fn confirmation_page(
     state: &AppState,
     params: &Params,
     session: &SessionRecord,
-    target: Option<&str>,
+    targets: &[&str],
 ) -> HttpResponse {
     let confirm = match logout_confirmation(state.store.vault(), session) {
         Ok(c) => c,
@@ -120,8 +121,7 @@ fn confirmation_page(
         confirm: &confirm,
         fields,
     };
-    let targets: Vec<&str> = target.into_iter().collect();
-    pages::render(&page, StatusCode::OK, &pages::page_csp(&targets))
+    pages::render(&page, StatusCode::OK, &pages::page_csp(targets))
 }
 
 /// Ends the session and answers; returns the ended session for back-channel notification.
@@ -167,7 +167,11 @@ async fn handle(
     let mut ended = None;
     if let Some((hash, session)) = current_session(req, state, tenant).await? {
         if !confirmed(req, state, &params, hint.as_ref(), &session) {
-            return Ok((confirmation_page(tenant, state, &params, &session, target.as_deref()), None));
+            // The confirmation's answer may go to the upstream's logout first (O8).
+            let upstream = upstream::logout::end_session_endpoint(state, tenant, &session.sid).await?;
+            let targets: Vec<&str> =
+                target.as_deref().into_iter().chain(upstream.as_ref().map(|(_, e, _)| e.as_str())).collect();
+            return Ok((confirmation_page(tenant, state, &params, &session, &targets), None));
         }
         let audit = AuditEvent::new(format!("user:{}", session.user_id), "logout")
             .tenant(&tenant.tenant.id)
@@ -176,14 +180,23 @@ async fn handle(
         let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
         ended = blocking(move || store.end_session(&t, &hash, UnixTime::now().0, &audit)).await?;
     }
-    let mut res = match target {
+    let then = match target {
         Some(uri) => {
             let mut url = url::Url::parse(&uri).map_err(ProtocolError::server)?;
             if let Some(s) = params.get("state") {
                 url.query_pairs_mut().append_pair("state", s);
             }
-            HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, url.as_str())).finish()
+            Some(url.to_string())
         }
+        None => None,
+    };
+    // O8: a session that began at an upstream set up for it ends there too, then comes back.
+    let upstream_logout = match &ended {
+        Some(session) => upstream::logout::logout_url(state, tenant, &session.sid, then.clone()).await?,
+        None => None,
+    };
+    let mut res = match upstream_logout.or(then) {
+        Some(url) => HttpResponse::SeeOther().insert_header((actix_web::http::header::LOCATION, url)).finish(),
         None => pages::message(StatusCode::OK, "You are signed out", "You can close this window.", None),
     };
     // Only this tenant's cookie, and only once its session is over (ended now, or no longer live).

@@ -161,6 +161,7 @@ pub async fn enter(
         ceremony: None,
         upstream: None,
         link: w.sign_in.link,
+        federated: w.sign_in.federated,
     };
     let params = serde_json::to_string(&stored).map_err(ProtocolError::server)?;
     let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), w.pending.id.clone());
@@ -182,6 +183,9 @@ async fn finish(
     }
     let (session_id, session) =
         start_session(req, state, tenant, &w.user, &w.pending.client_id, source_ip, methods).await?;
+    if let Some(federated) = &w.sign_in.federated {
+        crate::http::upstream::logout::remember(state, tenant, &session.sid, federated).await?;
+    }
     let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), w.pending.id.clone());
     blocking(move || store.delete_request(&t, &id)).await?;
     let mut res = match w.sign_in.continuation {

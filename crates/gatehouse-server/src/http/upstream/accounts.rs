@@ -195,3 +195,44 @@ pub async fn map_roles(
     let (store, t, u) = (state.store.clone(), user.tenant_id.clone(), user.id.clone());
     blocking(move || store.set_user_roles(&t, &u, &held, &after, &audit)).await
 }
+
+/// O8 `sync_profile`: the account's display name and verified address follow the upstream's
+/// at every sign-in. An address another account holds is left as it was (never a conflict
+/// that stops the sign-in); the change is audited.
+pub async fn sync_profile(
+    state: &AppState,
+    upstream: &Upstream,
+    user: User,
+    claims: &UpstreamClaims,
+) -> Result<User, ProtocolError> {
+    if !upstream.settings.sync_profile {
+        return Ok(user);
+    }
+    let mut after = user.clone();
+    if let Some(name) = &claims.name {
+        after.display_name = name.chars().filter(|c| !c.is_control()).take(100).collect();
+    }
+    if let Some(address) = claims.verified_email() {
+        after.email = address;
+        after.email_verified = true;
+    }
+    if after == user {
+        return Ok(user);
+    }
+    let audit = AuditEvent::new(format!("upstream:{}", upstream.name), "user.update")
+        .tenant(&user.tenant_id)
+        .target(format!("user:{}", user.id))
+        .details(json!({ "by": "upstream profile", "display_name": after.display_name, "email": after.email }));
+    let (store, before, changed) = (state.store.clone(), user.clone(), after.clone());
+    match web::block(move || store.update_user(&before, &changed, UnixTime::now().0, &audit))
+        .await
+        .map_err(ProtocolError::server)?
+    {
+        Ok(()) => Ok(after),
+        Err(StoreError::Conflict(why)) => {
+            tracing::info!(user = %user.id, why, "upstream profile not applied");
+            Ok(user)
+        }
+        Err(e) => Err(ProtocolError::server(e)),
+    }
+}

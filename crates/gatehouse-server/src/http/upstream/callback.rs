@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::federation::account::methods;
 use gatehouse_core::federation::{Upstream, UpstreamClaims};
-use gatehouse_core::flow::interaction::{Continuation, PendingLink, SignIn, UpstreamLeg};
+use gatehouse_core::flow::interaction::{Continuation, Federated, PendingLink, SignIn, UpstreamLeg};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::store::{FlowStore, UpstreamStore};
@@ -71,7 +71,7 @@ async fn handle(
         Ok(found) => found,
         Err((upstream, reason)) => return failed(req, state, tenant, upstream.as_ref(), &reason).await,
     };
-    let claims = match validate(state, tenant, &upstream, &leg, &answer).await {
+    let (claims, id_token) = match validate(state, tenant, &upstream, &leg, &answer).await {
         Ok(c) => c,
         Err(reason) => return failed(req, state, tenant, Some(&upstream), &reason).await,
     };
@@ -85,9 +85,11 @@ async fn handle(
         Account::AskLocalSignIn => return ask_local_sign_in(state, tenant, &upstream, &claims, sign_in).await,
     };
     accounts::map_roles(state, &upstream, &user, &claims).await?;
+    let user = accounts::sync_profile(state, &upstream, user, &claims).await?;
     // The sign-in goes on under a fresh waiting record (new binding and synchronizer token)
     // through its remaining steps (a local second factor, enrolment) to the session.
-    let sign_in = SignIn { upstream: None, link: None, ceremony: None, progress: None, ..sign_in };
+    let federated = upstream.settings.end_session.then(|| Federated { upstream_id: upstream.id.clone(), id_token });
+    let sign_in = SignIn { upstream: None, link: None, ceremony: None, progress: None, federated, ..sign_in };
     let (pending, record) = browser::start_pending_record(state, tenant, &sign_in).await?;
     let w = Waiting { pending: record, csrf: pending.csrf, sign_in, user };
     let res = steps::advance(req, state, tenant, w, methods(&upstream.settings, &claims), None).await?;
@@ -166,7 +168,7 @@ async fn validate(
     upstream: &Upstream,
     leg: &UpstreamLeg,
     answer: &Answer,
-) -> Checked<UpstreamClaims> {
+) -> Checked<(UpstreamClaims, String)> {
     if let Some(error) = &answer.error {
         // RFC 6749 §4.1.2.1: the code only (its description is the upstream's free text).
         let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
@@ -197,7 +199,8 @@ async fn validate(
         Verify::UnknownKey => "id token: signed with a key the upstream does not publish".to_owned(),
         Verify::Failed(reason) => format!("id token: {reason}"),
     })?;
-    UpstreamClaims::from_payload(payload).ok_or_else(|| "id token: no valid sub".to_owned())
+    let claims = UpstreamClaims::from_payload(payload).ok_or_else(|| "id token: no valid sub".to_owned())?;
+    Ok((claims, id_token.to_string()))
 }
 
 /// RFC 9207 §2.4: an `iss` in the answer must be the upstream's issuer; an upstream that says
@@ -313,7 +316,8 @@ async fn ask_local_sign_in(
         subject: claims.subject.clone(),
         display_name: upstream.display_name.clone(),
     };
-    let sign_in = SignIn { upstream: None, link: Some(link), ceremony: None, progress: None, ..sign_in };
+    let sign_in =
+        SignIn { upstream: None, link: Some(link), ceremony: None, progress: None, federated: None, ..sign_in };
     let client = match &sign_in.continuation {
         Continuation::Authorize(areq) => Some(browser::pending_client(state, tenant, areq).await?),
         Continuation::Page { .. } => None,

@@ -31,6 +31,9 @@ pub struct ExtraMetadata {
     /// RFC 9207 §3: the upstream sends `iss` with its authorization responses.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// OpenID Connect RP-Initiated Logout 1.0 §2.1.
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}
