@@ -725,7 +725,11 @@ fn upstreams_are_managed_and_their_secret_is_sealed() {
         };
         let records = audit_records(&db);
         let ok = ["--issuer", "https://idp.corp.example", "--client-id", "gatehouse", "--client-secret-stdin"];
-        refused(&add(&["--issuer", "https://idp.corp.example"], None), "needs --issuer, --client-id");
+        refused(&add(&["--issuer", "https://idp.corp.example"], None), "needs --issuer and --client-id");
+        let no_secret = ["--issuer", "https://idp.corp.example", "--client-id", "g"];
+        refused(&add(&no_secret, None), "needs --client-secret-stdin, or --auth private-key-jwt");
+        refused(&add(&[&ok[..], &["--role-rule", "groups=x:tenant-admin"]].concat(), Some(SECRET)), "administrative");
+        refused(&add(&[&ok[..], &["--auth", "mtls"]].concat(), Some(SECRET)), "auth must be");
         refused(
             &add(&["--issuer", "http://idp.corp.example", "--client-id", "g", "--client-secret-stdin"], Some(SECRET)),
             "issuer must be",

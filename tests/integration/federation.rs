@@ -206,7 +206,7 @@ async fn continue_with(server: &TestServer, b: &reqwest::Client, spa: &str, upst
 /// test: that server's response to the callback.
 async fn through_real_upstream(server: &TestServer, up: &RealUpstream, spa: &str) -> reqwest::Response {
     let b = browser(&[&server.cert_pem, &up.gh.cert_pem]);
-    through_real_upstream_in(&b, server, up, spa).await
+    through_real_upstream_in(&b, server, up, spa, "corp").await
 }
 
 /// As [`through_real_upstream`], in the browser `b`.
@@ -215,8 +215,9 @@ async fn through_real_upstream_in(
     server: &TestServer,
     up: &RealUpstream,
     spa: &str,
+    name: &str,
 ) -> reqwest::Response {
-    let out = continue_with(server, b, spa, "corp").await;
+    let out = continue_with(server, b, spa, name).await;
     let (to, params) = location_params(&out);
     assert_eq!(to, format!("{}/authorize", up.issuer()));
     assert_eq!(param(&params, "code_challenge_method"), Some("S256"), "PKCE");
@@ -591,7 +592,7 @@ async fn logout_ends_the_upstream_session_too_and_comes_back_to_the_application(
         UpstreamInput { end_session: Some(true), ..Default::default() },
     );
     let b = browser(&[&server.cert_pem, &up.gh.cert_pem]);
-    let res = through_real_upstream_in(&b, &server, &up, &spa).await;
+    let res = through_real_upstream_in(&b, &server, &up, &spa, "corp").await;
     let (_, params) = navigated(res).await;
     let code = param(&params, "code").unwrap().to_owned();
     let tokens: Value = exchange(&server, "acme", &spa, &code, VERIFIER, REDIRECT).await.json().await.unwrap();
@@ -654,4 +655,52 @@ async fn profile_claims_follow_the_upstream_only_where_it_is_set_up() {
     sign_in(&renamed).await;
     let fay = read();
     assert_eq!((fay.display_name.as_str(), fay.email.as_str()), ("Fay Two", "fay.two@fake.example"));
+}
+
+#[actix_web::test]
+async fn private_key_jwt_authenticates_gatehouse_at_the_upstream_with_the_tenants_key() {
+    let up = RealUpstream::start().await;
+    let db = TestDatabase::sqlite();
+    let server = downstream(&db, &up.gh.cert_path()).await;
+    let spa = spa(&server);
+    // The upstream registers Gatehouse with the tenant's public keys (its JWKS), no secret.
+    let jwks = server.client.get(server.url("/tenants/acme/jwks")).send().await.unwrap().text().await.unwrap();
+    let jwks_file = up.db.dir.path().join("acme-jwks.json");
+    std::fs::write(&jwks_file, jwks).unwrap();
+    let redirect = format!("{PUBLIC_URL}{CALLBACK}");
+    let registered = up.cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "corp",
+            "--name",
+            "Acme keys",
+            "--type",
+            "confidential",
+            "--redirect-uri",
+            &redirect,
+            "--grant",
+            "authorization_code",
+            "--scope",
+            "openid profile email",
+            "--first-party",
+            "--jwks-file",
+            jwks_file.to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    let store = &server.running.store;
+    let input = UpstreamInput {
+        display_name: Some("Corp".into()),
+        issuer: Some(up.issuer()),
+        client_id: Some(registered["client_id"].as_str().unwrap().to_owned()),
+        auth: Some("private-key-jwt".into()),
+        ..Default::default()
+    };
+    admin::add_upstream(store, store.vault(), "test", "acme", "corp", &input, UnixTime::now()).unwrap();
+    let res = through_real_upstream(&server, &up, &spa).await;
+    assert_eq!(navigated(res).await.0, REDIRECT, "the upstream accepted the assertion");
+    assert_eq!(upstream_audit(&server)[0].1["account"], "provisioned");
 }

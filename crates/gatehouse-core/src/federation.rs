@@ -7,4 +7,4 @@ pub mod upstream;
 
 pub use account::{Resolution, UpstreamClaims, resolve};
 pub use rules::RoleRule;
-pub use upstream::{LinkPolicy, LinkedIdentity, Upstream, UpstreamSettings};
+pub use upstream::{LinkPolicy, LinkedIdentity, Upstream, UpstreamAuth, UpstreamSettings};

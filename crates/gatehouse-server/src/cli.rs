@@ -109,6 +109,10 @@ pub struct UpstreamArgs {
     /// sign-in (default off: taken at provisioning only).
     #[arg(long, value_parser = on_off)]
     pub sync_profile: Option<bool>,
+    /// How Gatehouse authenticates to the upstream: client-secret (default) or
+    /// private-key-jwt (signed with the tenant's key; the upstream reads {issuer}/jwks).
+    #[arg(long)]
+    pub auth: Option<String>,
     #[command(flatten)]
     pub out: JsonFlag,
 }

@@ -10,7 +10,7 @@ use crate::UnixTime;
 use crate::audit::AuditEvent;
 use crate::crypto::Vault;
 use crate::federation::upstream::seal_secret;
-use crate::federation::{LinkPolicy, RoleRule, Upstream, UpstreamSettings};
+use crate::federation::{LinkPolicy, RoleRule, Upstream, UpstreamAuth, UpstreamSettings};
 use crate::store::{TenantStore, UpstreamStore};
 
 /// What an administrator sets of an upstream; on `update`, absent fields stay.
@@ -28,6 +28,8 @@ pub struct UpstreamInput {
     pub trust_mfa: Option<bool>,
     pub end_session: Option<bool>,
     pub sync_profile: Option<bool>,
+    /// `client-secret` or `private-key-jwt`.
+    pub auth: Option<String>,
     /// `claim=value:role` each; when given, they replace the upstream's rules.
     pub role_rules: Option<Vec<String>>,
 }
@@ -136,6 +138,10 @@ fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Ups
     if let Some(on) = input.sync_profile {
         base.settings.sync_profile = on;
     }
+    if let Some(auth) = &input.auth {
+        base.settings.auth = UpstreamAuth::parse(auth)
+            .ok_or_else(|| AdminError::invalid("auth must be client-secret or private-key-jwt"))?;
+    }
     if let Some(rules) = &input.role_rules {
         if rules.len() > 50 {
             return Err(AdminError::invalid("at most 50 role rules per upstream"));
@@ -153,7 +159,17 @@ fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Ups
     Ok(base)
 }
 
-/// O8: adds the upstream `name` to `tenant`. The issuer, client id and secret are required.
+/// O8, RFC 6749 §2.3: a client secret is needed unless the upstream is authenticated to with
+/// `private_key_jwt`.
+fn check_credentials(upstream: &Upstream) -> Result<(), AdminError> {
+    if upstream.settings.auth == UpstreamAuth::ClientSecret && upstream.sealed_secret.is_none() {
+        return Err(AdminError::invalid("an upstream needs --client-secret-stdin, or --auth private-key-jwt"));
+    }
+    Ok(())
+}
+
+/// O8: adds the upstream `name` to `tenant`. The issuer and client id are required, and a
+/// secret unless `private_key_jwt` is used.
 pub fn add_upstream(
     store: &(impl TenantStore + UpstreamStore),
     vault: &Vault,
@@ -164,8 +180,8 @@ pub fn add_upstream(
     now: UnixTime,
 ) -> Result<Upstream, AdminError> {
     check_name(name)?;
-    if input.issuer.is_none() || input.client_id.is_none() || input.client_secret.is_none() {
-        return Err(AdminError::invalid("an upstream needs --issuer, --client-id and --client-secret-stdin"));
+    if input.issuer.is_none() || input.client_id.is_none() {
+        return Err(AdminError::invalid("an upstream needs --issuer and --client-id"));
     }
     let t = require_tenant(store, tenant)?;
     let base = Upstream {
@@ -181,6 +197,7 @@ pub fn add_upstream(
         created_at: now.0,
     };
     let upstream = apply(vault, base, input)?;
+    check_credentials(&upstream)?;
     let audit = AuditEvent::new(actor, "upstream.add")
         .tenant(&t.id)
         .target(format!("upstream:{}", upstream.id))
@@ -204,6 +221,7 @@ pub fn update_upstream(
     input: &UpstreamInput,
 ) -> Result<Upstream, AdminError> {
     let after = apply(vault, before.clone(), input)?;
+    check_credentials(&after)?;
     let audit = AuditEvent::new(actor, "upstream.update")
         .tenant(&before.tenant_id)
         .target(format!("upstream:{}", before.id))

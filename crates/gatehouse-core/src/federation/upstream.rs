@@ -42,6 +42,37 @@ impl LinkPolicy {
     }
 }
 
+/// How Gatehouse authenticates to an upstream's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamAuth {
+    /// `client_secret_basic` (or `client_secret_post` where the upstream offers only that).
+    #[default]
+    ClientSecret,
+    /// RFC 7523 §2.2, OIDC Core §9 `private_key_jwt`: an assertion signed with the tenant's
+    /// signing key, whose public keys the upstream reads at `{issuer}/jwks`.
+    PrivateKeyJwt,
+}
+
+impl UpstreamAuth {
+    /// `client-secret` or `private-key-jwt`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "client-secret" => Some(Self::ClientSecret),
+            "private-key-jwt" => Some(Self::PrivateKeyJwt),
+            _ => None,
+        }
+    }
+
+    /// The stored and shown name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecret => "client-secret",
+            Self::PrivateKeyJwt => "private-key-jwt",
+        }
+    }
+}
+
 /// An upstream's policies (stored as JSON, so later ones join without a migration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -61,6 +92,8 @@ pub struct UpstreamSettings {
     /// The account's display name and verified address follow the upstream's at every
     /// sign-in (not only at provisioning).
     pub sync_profile: bool,
+    /// How Gatehouse authenticates to the upstream's token endpoint.
+    pub auth: UpstreamAuth,
 }
 
 impl Default for UpstreamSettings {
@@ -73,6 +106,7 @@ impl Default for UpstreamSettings {
             role_rules: Vec::new(),
             end_session: false,
             sync_profile: false,
+            auth: UpstreamAuth::ClientSecret,
         }
     }
 }
@@ -111,6 +145,7 @@ impl Upstream {
             "trust_mfa": self.settings.trust_mfa,
             "end_session": self.settings.end_session,
             "sync_profile": self.settings.sync_profile,
+            "auth": self.settings.auth.as_str(),
             "role_rules": self.settings.role_rules.iter().map(RoleRule::to_string).collect::<Vec<_>>(),
             "has_secret": self.sealed_secret.is_some(),
         })

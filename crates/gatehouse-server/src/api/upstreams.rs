@@ -82,6 +82,9 @@ pub struct UpstreamBody {
     end_session: Option<bool>,
     /// The account's display name and verified address follow the upstream's at every sign-in.
     sync_profile: Option<bool>,
+    /// `client-secret` (default) or `private-key-jwt` (the tenant's key; the upstream reads
+    /// `{issuer}/jwks`).
+    auth: Option<String>,
 }
 
 impl UpstreamBody {
@@ -99,6 +102,7 @@ impl UpstreamBody {
             role_rules: self.role_rules,
             end_session: self.end_session,
             sync_profile: self.sync_profile,
+            auth: self.auth,
         };
         (self.name, input)
     }

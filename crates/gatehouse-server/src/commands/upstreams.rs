@@ -23,6 +23,7 @@ fn input(args: &UpstreamArgs) -> anyhow::Result<UpstreamInput> {
         trust_mfa: args.trust_mfa,
         end_session: args.end_session,
         sync_profile: args.sync_profile,
+        auth: args.auth.clone(),
         role_rules: if args.no_role_rules {
             Some(Vec::new())
         } else {

@@ -96,6 +96,7 @@ pub async fn add(
             trust_mfa: Some(f.trust_mfa.is_some()),
             end_session: Some(f.end_session.is_some()),
             sync_profile: Some(f.sync_profile.is_some()),
+            auth: None,
             role_rules: Some(
                 f.role_rules.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
             ),

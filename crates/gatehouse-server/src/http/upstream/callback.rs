@@ -8,7 +8,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use gatehouse_core::audit::AuditEvent;
 use gatehouse_core::federation::account::methods;
-use gatehouse_core::federation::{Upstream, UpstreamClaims};
+use gatehouse_core::federation::{Upstream, UpstreamAuth, UpstreamClaims};
 use gatehouse_core::flow::interaction::{Continuation, Federated, PendingLink, SignIn, UpstreamLeg};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::oauth::params::has_control;
@@ -179,13 +179,18 @@ async fn validate(
     let code = answer.code.as_deref().filter(|c| !c.is_empty() && c.len() <= 2048).ok_or("no code in the answer")?;
     let client = rp_client(state, tenant, upstream, &metadata)?;
     let http = state.upstreams.http();
-    let tokens = client
+    let mut request = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .map_err(|e| format!("token endpoint: {e}"))?
-        .set_pkce_verifier(PkceCodeVerifier::new(leg.pkce_verifier.clone()))
-        .request_async(&http)
-        .await
-        .map_err(|e| format!("token request: {}", error_chain(&e)))?;
+        .set_pkce_verifier(PkceCodeVerifier::new(leg.pkce_verifier.clone()));
+    if upstream.settings.auth == UpstreamAuth::PrivateKeyJwt {
+        let endpoint = metadata.token_endpoint().ok_or("no token endpoint")?;
+        let assertion = client_assertion(state, tenant, upstream, endpoint.as_str()).await?;
+        request = request
+            .add_extra_param("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            .add_extra_param("client_assertion", assertion);
+    }
+    let tokens = request.request_async(&http).await.map_err(|e| format!("token request: {}", error_chain(&e)))?;
     let id_token = tokens.id_token().ok_or("no ID token in the token response")?;
     let payload = match verify(&metadata, state, tenant, upstream, id_token, &leg.nonce, tokens.access_token()) {
         Err(Verify::UnknownKey) => {
@@ -201,6 +206,30 @@ async fn validate(
     })?;
     let claims = UpstreamClaims::from_payload(payload).ok_or_else(|| "id token: no valid sub".to_owned())?;
     Ok((claims, id_token.to_string()))
+}
+
+/// RFC 7523 §3, OIDC Core §9 `private_key_jwt`: an assertion for the upstream's token
+/// endpoint (its exact URL as `aud`, so it is good there only), signed with the tenant's
+/// current ES256 key, short-lived and with a unique `jti`.
+async fn client_assertion(
+    state: &AppState,
+    tenant: &TenantEntry,
+    upstream: &Upstream,
+    token_endpoint: &str,
+) -> Checked<String> {
+    use gatehouse_core::jose::SigningAlg;
+    let keys = state.keys(&tenant.tenant.id, SigningAlg::Es256).await.map_err(|e| format!("signing key: {e}"))?;
+    let signer = keys.signer(SigningAlg::Es256).map_err(|e| format!("signing key: {e}"))?;
+    let now = gatehouse_core::UnixTime::now().0;
+    let claims = json!({
+        "iss": upstream.client_id,
+        "sub": upstream.client_id,
+        "aud": token_endpoint,
+        "jti": gatehouse_core::crypto::random_token(),
+        "iat": now,
+        "exp": now + 60,
+    });
+    signer.sign("JWT", &claims).map_err(|e| format!("client assertion: {e}"))
 }
 
 /// RFC 9207 §2.4: an `iss` in the answer must be the upstream's issuer; an upstream that says

@@ -7,8 +7,8 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use gatehouse_core::crypto::random_token;
-use gatehouse_core::federation::Upstream;
 use gatehouse_core::federation::upstream::open_secret;
+use gatehouse_core::federation::{Upstream, UpstreamAuth};
 use gatehouse_core::flow::interaction::{SignIn, UpstreamLeg};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::oauth::params::has_control;
@@ -76,7 +76,13 @@ pub fn rp_client(
     upstream: &Upstream,
     metadata: &Metadata,
 ) -> Result<RpClient, String> {
-    let secret = open_secret(state.store.vault(), upstream).map_err(|e| format!("client secret: {e}"))?;
+    // private_key_jwt: no secret is sent (the assertion is added to the token request).
+    let secret = match upstream.settings.auth {
+        UpstreamAuth::ClientSecret => {
+            open_secret(state.store.vault(), upstream).map_err(|e| format!("client secret: {e}"))?
+        }
+        UpstreamAuth::PrivateKeyJwt => None,
+    };
     let redirect = RedirectUrl::new(redirect_uri(state, tenant)).map_err(|e| format!("redirect uri: {e}"))?;
     let client = openidconnect::core::CoreClient::from_provider_metadata(
         metadata.clone(),
@@ -86,9 +92,11 @@ pub fn rp_client(
     .set_redirect_uri(redirect);
     // RFC 6749 §2.3.1: HTTP Basic unless the upstream names only the request body.
     let methods = metadata.token_endpoint_auth_methods_supported();
-    let post_only = methods.is_some_and(|m| {
-        m.iter().any(|x| x.as_ref() == "client_secret_post") && !m.iter().any(|x| x.as_ref() == "client_secret_basic")
-    });
+    let post_only = upstream.settings.auth == UpstreamAuth::PrivateKeyJwt
+        || methods.is_some_and(|m| {
+            m.iter().any(|x| x.as_ref() == "client_secret_post")
+                && !m.iter().any(|x| x.as_ref() == "client_secret_basic")
+        });
     Ok(if post_only { client.set_auth_type(openidconnect::AuthType::RequestBody) } else { client })
 }
 
