@@ -383,11 +383,19 @@ async fn upstreams_are_added_changed_under_if_match_and_removed_without_showing_
         let untrusted = json!({ "link": "verified-email" });
         let (status, _, problem) = call(s, admin, Method::PATCH, path, Some(untrusted), Some(&v1)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{db:?}: {problem}");
-        let trusted = json!({ "link": "verified-email", "trusted_email": true });
+        let admin_rule = json!({ "role_rules": ["groups=x:tenant-admin"] });
+        let (status, _, problem) = call(s, admin, Method::PATCH, path, Some(admin_rule), Some(&v1)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{db:?}: an upstream never grants an administrator: {problem}");
+        let trusted = json!({
+            "link": "verified-email", "trusted_email": true, "role_rules": ["groups=eng:staff"], "trust_mfa": true,
+            "auth": "private-key-jwt", "end_session": true,
+        });
         let (status, _, changed) = call(s, admin, Method::PATCH, path, Some(trusted.clone()), None).await;
         assert_eq!(status, StatusCode::PRECONDITION_REQUIRED, "{db:?}: {changed}");
         let (status, headers, changed) = call(s, admin, Method::PATCH, path, Some(trusted), Some(&v1)).await;
         assert_eq!((status, changed["link"].as_str()), (StatusCode::OK, Some("verified-email")), "{db:?}: {changed}");
+        assert_eq!(changed["role_rules"], json!(["groups=eng:staff"]), "{db:?}");
+        assert_eq!((changed["trust_mfa"].as_bool(), changed["auth"].as_str()), (Some(true), Some("private-key-jwt")));
         let (status, _, _) = call(s, admin, Method::DELETE, path, None, Some(&v1)).await;
         assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{db:?}: stale");
         let (status, _, _) = call(s, admin, Method::DELETE, path, None, Some(&etag(&headers))).await;

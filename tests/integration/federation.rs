@@ -704,3 +704,27 @@ async fn private_key_jwt_authenticates_gatehouse_at_the_upstream_with_the_tenant
     assert_eq!(navigated(res).await.0, REDIRECT, "the upstream accepted the assertion");
     assert_eq!(upstream_audit(&server)[0].1["account"], "provisioned");
 }
+
+#[actix_web::test]
+async fn a_tenant_that_requires_mfa_asks_for_a_local_factor_unless_the_upstream_is_trusted_for_it() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
+    tenant(&server, "acme");
+    let change = admin::PolicyChange { mfa: Some(gatehouse_core::mfa::MfaPolicy::Required), ..Default::default() };
+    admin::update_tenant_policy(&server.running.store, "test", "acme", &change).unwrap();
+    let spa = spa(&server);
+    let fake = FakeIdp::start("gatehouse-acme").await;
+    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
+    let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
+    fake.answer_with(fake.claims(&nonce), true);
+    let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("action=\"/tenants/acme/login/enroll\""), "a local factor is enrolled first: {html}");
+
+    update_upstream(&server, "fake", UpstreamInput { trust_mfa: Some(true), ..Default::default() });
+    let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
+    fake.answer_with(fake.claims(&nonce), true);
+    let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
+    assert_eq!(navigated(res).await.0, REDIRECT, "the upstream's pwd+otp counts");
+}
