@@ -24,15 +24,22 @@ const CALLBACK: &str = "/tenants/acme/upstream/callback";
 
 /// The upstream: the real binary with tenant `corp`, user `ursula` (role `engineer`), and a
 /// confidential client for the Gatehouse under test.
-struct RealUpstream {
-    db: TestDatabase,
-    gh: BinaryServer,
-    client_id: String,
-    secret: String,
+pub struct RealUpstream {
+    pub db: TestDatabase,
+    pub gh: BinaryServer,
+    pub client_id: String,
+    pub secret: String,
 }
 
 impl RealUpstream {
+    /// For the Gatehouse under test at [`PUBLIC_URL`].
     async fn start() -> Self {
+        Self::start_for(&format!("{PUBLIC_URL}/tenants/acme")).await
+    }
+
+    /// For the Gatehouse whose tenant `acme` has the issuer `acme` (its callback and
+    /// post-logout URIs are registered).
+    pub async fn start_for(acme: &str) -> Self {
         let db = TestDatabase::sqlite();
         let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
         let gh = tokio::task::spawn_blocking(move || BinaryServer::start(&dir, &url)).await.unwrap();
@@ -55,8 +62,8 @@ impl RealUpstream {
             ],
             Some(PASSWORD),
         );
-        let redirect = format!("{PUBLIC_URL}{CALLBACK}");
-        let logged_out = format!("{PUBLIC_URL}/tenants/acme/upstream/logged-out");
+        let redirect = format!("{acme}/upstream/callback");
+        let logged_out = format!("{acme}/upstream/logged-out");
         let client = up.cli(
             &[
                 "client",
@@ -85,11 +92,11 @@ impl RealUpstream {
         Self { client_id, secret, ..up }
     }
 
-    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Value {
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Value {
         self.gh.cli_json(&self.db.url, args, stdin)
     }
 
-    fn issuer(&self) -> String {
+    pub fn issuer(&self) -> String {
         format!("{}/tenants/corp", self.gh.base)
     }
 
@@ -405,18 +412,7 @@ async fn an_upstream_identity_links_to_a_local_account_only_under_its_policy() {
 /// login page that asks for it; the application gets its code.
 async fn link_after_local_sign_in(server: &TestServer, up: &RealUpstream, spa: &str) {
     let b = browser(&[&server.cert_pem, &up.gh.cert_pem]);
-    let out = continue_with(server, &b, spa, "corp").await;
-    let login = b.get(out.headers()["location"].to_str().unwrap()).send().await.unwrap();
-    let html = login.text().await.unwrap();
-    let form = [
-        ("request_id", hidden(&html, "request_id")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "ursula".to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
-    let answer = b.post(format!("{}/login", up.issuer())).form(&form).send().await.unwrap();
-    let query = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap().query().unwrap().to_owned();
-    let page = b.get(server.url(&format!("{CALLBACK}?{query}"))).send().await.unwrap().text().await.unwrap();
+    let page = through_real_upstream_in(&b, server, up, spa, "corp").await.text().await.unwrap();
     assert!(page.contains("id=\"link-notice\""));
     let res = crate::code_flow::submit_login(server, &b, "acme", &page, "ula", PASSWORD).await;
     assert_eq!(location_params(&res).0, REDIRECT, "signed in locally, back to the application");

@@ -8,7 +8,7 @@ mod admin_objects;
 mod browser;
 mod cli;
 mod code_flow;
-mod federation;
+pub mod federation;
 mod hardening;
 mod http;
 mod lockout;

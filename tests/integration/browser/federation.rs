@@ -5,55 +5,18 @@
 //! client would not; then the account page lists the linked sign-in and keeps it when it is
 //! the account's only way in.
 
-use gatehouse_testkit::TestDatabase;
 use serde_json::Value;
 
 use super::harness::with_browser;
 use super::sign_in::{Site, sign_in};
 use crate::code_flow::PASSWORD;
-use crate::support::BinaryServer;
-
-/// The upstream: tenant `corp` with user `ursula` and a client for the site's callback.
-struct Corp {
-    db: TestDatabase,
-    gh: BinaryServer,
-}
-
-impl Corp {
-    async fn start() -> Self {
-        let db = TestDatabase::sqlite();
-        let (dir, url) = (db.dir.path().to_owned(), db.url.clone());
-        let gh = tokio::task::spawn_blocking(move || BinaryServer::start(&dir, &url)).await.unwrap();
-        let corp = Self { db, gh };
-        corp.cli(&["tenant", "create", "corp", "--display-name", "Corp", "--json"], None);
-        let user = [
-            "user",
-            "create",
-            "--tenant",
-            "corp",
-            "--username",
-            "ursula",
-            "--email",
-            "ursula@corp.example",
-            "--password-stdin",
-            "--json",
-        ];
-        corp.cli(&user, Some(PASSWORD));
-        corp
-    }
-
-    fn cli(&self, args: &[&str], stdin: Option<&str>) -> Value {
-        self.gh.cli_json(&self.db.url, args, stdin)
-    }
-
-    fn issuer(&self) -> String {
-        format!("{}/tenants/corp", self.gh.base)
-    }
-}
+use crate::federation::RealUpstream;
 
 #[actix_web::test]
 async fn continue_with_an_upstream_signs_in_there_and_comes_back_to_the_application() {
-    let corp = Corp::start().await;
+    // The site's address is known only once it runs, and the upstream's certificate must be
+    // trusted when it starts: the upstream's client is registered for the site afterwards.
+    let corp = RealUpstream::start_for("https://localhost:1/tenants/acme").await;
     let ca = corp.gh.cert_path().display().to_string();
     let site = Site::start_with(vec![("GATEHOUSE_UPSTREAM_CA_FILE".into(), ca)]).await;
     let callback = format!("{}/upstream/callback", site.issuer());

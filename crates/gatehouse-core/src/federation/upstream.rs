@@ -164,6 +164,20 @@ pub struct LinkedIdentity {
     pub last_used_at: Option<i64>,
 }
 
+impl LinkedIdentity {
+    /// (upstream, `subject`) linked to `user_id` of `tenant_id` at `now` (and used then).
+    pub fn new(tenant_id: &str, upstream_id: &str, subject: &str, user_id: &str, now: i64) -> Self {
+        Self {
+            tenant_id: tenant_id.to_owned(),
+            upstream_id: upstream_id.to_owned(),
+            subject: subject.to_owned(),
+            user_id: user_id.to_owned(),
+            created_at: now,
+            last_used_at: Some(now),
+        }
+    }
+}
+
 fn seal_context(tenant_id: &str, upstream_id: &str) -> Vec<u8> {
     [tenant_id.as_bytes(), b"\0", upstream_id.as_bytes()].concat()
 }

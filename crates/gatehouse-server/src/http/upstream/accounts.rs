@@ -89,15 +89,7 @@ pub async fn link(
     user: &User,
     how: &'static str,
 ) -> Result<(), ProtocolError> {
-    let now = UnixTime::now().0;
-    let identity = LinkedIdentity {
-        tenant_id: user.tenant_id.clone(),
-        upstream_id: upstream.id.clone(),
-        subject: subject.to_owned(),
-        user_id: user.id.clone(),
-        created_at: now,
-        last_used_at: Some(now),
-    };
+    let identity = LinkedIdentity::new(&user.tenant_id, &upstream.id, subject, &user.id, UnixTime::now().0);
     let audit = AuditEvent::new(format!("user:{}", user.id), "user.upstream_link")
         .tenant(&user.tenant_id)
         .target(format!("user:{}", user.id))
@@ -142,14 +134,7 @@ async fn provision(
         .iter()
         .filter_map(|r| RoleName::parse(r).ok())
         .collect();
-    let identity = LinkedIdentity {
-        tenant_id: t.clone(),
-        upstream_id: upstream.id.clone(),
-        subject: claims.subject.clone(),
-        user_id: user.id.clone(),
-        created_at: now,
-        last_used_at: Some(now),
-    };
+    let identity = LinkedIdentity::new(&t, &upstream.id, &claims.subject, &user.id, now);
     let audit = AuditEvent::new(format!("upstream:{}", upstream.name), "user.provision")
         .tenant(&t)
         .target(format!("user:{}", user.id))
