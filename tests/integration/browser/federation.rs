@@ -83,6 +83,8 @@ async fn continue_with_an_upstream_signs_in_there_and_comes_back_to_the_applicat
 
         // The account page lists the linked sign-in; it is the account's only way in, so it stays.
         b.goto(&format!("{}/account/security", site.issuer())).await;
+        let how = b.text("#no-factors").await;
+        assert!(how.contains("with a provider below") && !how.contains("password"), "{how}");
         let row = b.text("#linked-identities tr[data-upstream=corp]").await;
         assert!(row.contains("Corp"), "{row}");
         b.click("#linked-identities button").await;

@@ -61,6 +61,8 @@ struct SecurityPage {
     codes_left: i64,
     /// O8: the upstream identities linked to the account.
     identities: Vec<super::identities::IdentityRow>,
+    /// Whether the account has a password (a provisioned one may not).
+    has_password: bool,
 }
 
 #[derive(Template)]
@@ -136,7 +138,15 @@ async fn render_security(
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     frame.error = error;
     let identities = super::identities::linked(state, tenant, v).await?;
-    let p = SecurityPage { frame, offered, factors: factors.iter().map(row).collect(), codes_left, identities };
+    let has_password = v.user.password_hash.is_some();
+    let p = SecurityPage {
+        frame,
+        offered,
+        factors: factors.iter().map(row).collect(),
+        codes_left,
+        identities,
+        has_password,
+    };
     Ok(pages::render(&p, status, PAGE_CSP))
 }
 
