@@ -561,6 +561,31 @@ async fn upstream_eq_routes_straight_to_the_upstream_and_mfa_is_trusted_only_whe
     assert_eq!(id["amr"], serde_json::json!(["fed", "mfa"]), "the trusted upstream's pwd+otp counts");
     assert_eq!(id["acr"], gatehouse_core::mfa::ACR_MFA);
     assert_eq!(id["roles"], serde_json::json!(["staff"]));
+    // Home-realm discovery: a login_hint at a routed domain goes there, with the hint.
+    update_upstream(
+        &server,
+        "fake",
+        UpstreamInput { domains: Some(vec!["Fake.Example".into()]), ..Default::default() },
+    );
+    let b = browser(&[&server.cert_pem]);
+    let res = b.get(authorize_url(&server, "acme", &spa, &[("login_hint", "fay@FAKE.example")])).send().await.unwrap();
+    let (to, params) = location_params(&res);
+    assert_eq!(to, format!("{}/authorize", fake.issuer()), "routed by the hint's domain");
+    assert_eq!(param(&params, "login_hint"), Some("fay@FAKE.example"), "the hint goes on");
+    let res = b.get(authorize_url(&server, "acme", &spa, &[("login_hint", "al@other.example")])).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "another domain: the login page");
+    // A domain routes to one upstream only.
+    let taken = UpstreamInput {
+        display_name: Some("Other".into()),
+        issuer: Some(fake.issuer()),
+        client_id: Some("x".into()),
+        client_secret: Some(Secret::new("y".into())),
+        domains: Some(vec!["fake.example".into()]),
+        ..Default::default()
+    };
+    let store = &server.running.store;
+    let refused = admin::add_upstream(store, store.vault(), "test", "acme", "other", &taken, UnixTime::now());
+    assert!(refused.unwrap_err().to_string().contains("already goes to the upstream fake"));
     // An unknown upstream name is refused with the generic page.
     let b = browser(&[&server.cert_pem]);
     let res = b.get(authorize_url(&server, "acme", &spa, &[("upstream", "nope")])).send().await.unwrap();
@@ -723,4 +748,36 @@ async fn a_tenant_that_requires_mfa_asks_for_a_local_factor_unless_the_upstream_
     fake.answer_with(fake.claims(&nonce), true);
     let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
     assert_eq!(navigated(res).await.0, REDIRECT, "the upstream's pwd+otp counts");
+}
+
+#[actix_web::test]
+async fn a_demand_for_a_fresh_sign_in_goes_upstream_and_is_checked_on_the_way_back() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
+    tenant(&server, "acme");
+    let spa = spa(&server);
+    let fake = FakeIdp::start("gatehouse-acme").await;
+    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
+    let now = UnixTime::now().0;
+    for (auth_time, signs_in) in [(None, false), (Some(now - 3600), false), (Some(now), true)] {
+        let b = browser(&[&server.cert_pem]);
+        let url = authorize_url(&server, "acme", &spa, &[("upstream", "fake"), ("prompt", "login")]);
+        let res = b.get(url).send().await.unwrap();
+        let (_, params) = location_params(&res);
+        assert_eq!(param(&params, "prompt"), Some("login"), "passed on");
+        fake.scenario.lock().unwrap().challenge = param(&params, "code_challenge").unwrap().to_owned();
+        let mut claims = fake.claims(param(&params, "nonce").unwrap());
+        if let Some(t) = auth_time {
+            claims["auth_time"] = t.into();
+        }
+        fake.answer_with(claims, true);
+        let state = param(&params, "state").unwrap();
+        let res = answer(&server, &b, &[("code", "c-1"), ("state", state), ("iss", &fake.issuer())]).await;
+        if signs_in {
+            assert_eq!(navigated(res).await.0, REDIRECT);
+        } else {
+            assert_eq!(res.status(), StatusCode::BAD_GATEWAY, "{auth_time:?}");
+            assert!(upstream_audit(&server)[0].1["reason"].as_str().unwrap().contains("auth_time"), "{auth_time:?}");
+        }
+    }
 }

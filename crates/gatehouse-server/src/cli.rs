@@ -113,6 +113,13 @@ pub struct UpstreamArgs {
     /// private-key-jwt (signed with the tenant's key; the upstream reads {issuer}/jwks).
     #[arg(long)]
     pub auth: Option<String>,
+    /// A domain whose addresses (an authorization request's login_hint) go straight to this
+    /// upstream; repeatable; given on update, the domains replace the upstream's.
+    #[arg(long)]
+    pub domain: Vec<String>,
+    /// Remove every routing domain of the upstream.
+    #[arg(long, conflicts_with = "domain")]
+    pub no_domains: bool,
     #[command(flatten)]
     pub out: JsonFlag,
 }

@@ -30,6 +30,9 @@ pub struct UpstreamInput {
     pub sync_profile: Option<bool>,
     /// `client-secret` or `private-key-jwt`.
     pub auth: Option<String>,
+    /// The domains whose addresses (`login_hint`) go straight to this upstream; when given,
+    /// they replace the upstream's.
+    pub domains: Option<Vec<String>>,
     /// `claim=value:role` each; when given, they replace the upstream's rules.
     pub role_rules: Option<Vec<String>>,
 }
@@ -138,6 +141,9 @@ fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Ups
     if let Some(on) = input.sync_profile {
         base.settings.sync_profile = on;
     }
+    if let Some(domains) = &input.domains {
+        base.settings.domains = parse_domains(domains)?;
+    }
     if let Some(auth) = &input.auth {
         base.settings.auth = UpstreamAuth::parse(auth)
             .ok_or_else(|| AdminError::invalid("auth must be client-secret or private-key-jwt"))?;
@@ -157,6 +163,42 @@ fn apply(vault: &Vault, mut base: Upstream, input: &UpstreamInput) -> Result<Ups
         base.sealed_secret = Some(sealed);
     }
     Ok(base)
+}
+
+/// IO1: routing domains are DNS names (RFC 1035 labels, at least two), at most 20, lower-cased.
+fn parse_domains(domains: &[String]) -> Result<Vec<String>, AdminError> {
+    if domains.len() > 20 {
+        return Err(AdminError::invalid("at most 20 domains per upstream"));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let mut out: Vec<String> = Vec::new();
+    for d in domains {
+        let d = d.trim().to_ascii_lowercase();
+        if d.len() > 253 || d.split('.').count() < 2 || !d.split('.').all(label_ok) {
+            return Err(AdminError::invalid("a domain is a DNS name such as corp.example.com"));
+        }
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// O8: a domain routes to one upstream of a tenant only.
+fn check_domains_free(store: &impl UpstreamStore, upstream: &Upstream) -> Result<(), AdminError> {
+    let others = store.upstreams(&upstream.tenant_id)?;
+    for other in others.iter().filter(|o| o.id != upstream.id) {
+        if let Some(d) = upstream.settings.domains.iter().find(|d| other.settings.domains.contains(d)) {
+            return Err(AdminError::invalid(format!("the domain {d} already goes to the upstream {}", other.name)));
+        }
+    }
+    Ok(())
 }
 
 /// O8, RFC 6749 §2.3: a client secret is needed unless the upstream is authenticated to with
@@ -198,6 +240,7 @@ pub fn add_upstream(
     };
     let upstream = apply(vault, base, input)?;
     check_credentials(&upstream)?;
+    check_domains_free(store, &upstream)?;
     let audit = AuditEvent::new(actor, "upstream.add")
         .tenant(&t.id)
         .target(format!("upstream:{}", upstream.id))
@@ -222,6 +265,7 @@ pub fn update_upstream(
 ) -> Result<Upstream, AdminError> {
     let after = apply(vault, before.clone(), input)?;
     check_credentials(&after)?;
+    check_domains_free(store, &after)?;
     let audit = AuditEvent::new(actor, "upstream.update")
         .tenant(&before.tenant_id)
         .target(format!("upstream:{}", before.id))
@@ -260,6 +304,11 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_issuer("https://login.microsoftonline.com/tid/v2.0").is_ok());
+        let domains = |d: &[&str]| parse_domains(&d.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(domains(&["Corp.Example", "corp.example"]).unwrap(), ["corp.example"]);
+        for bad in ["localhost", "-a.example", "a..example", "a b.example", "a@b.example", ""] {
+            assert!(domains(&[bad]).is_err(), "{bad}");
+        }
         assert!(check_issuer("http://localhost:8080/realms/acme").is_ok(), "loopback for development");
         for bad in
             ["http://idp.example.com", "https://idp.example.com/?x=1", "https://idp.example.com/#f", "ftp://x", "idp"]

@@ -94,6 +94,9 @@ pub struct UpstreamSettings {
     pub sync_profile: bool,
     /// How Gatehouse authenticates to the upstream's token endpoint.
     pub auth: UpstreamAuth,
+    /// Home-realm discovery: an authorization request whose `login_hint` is an address at one
+    /// of these domains goes straight to this upstream (lower-case DNS names).
+    pub domains: Vec<String>,
 }
 
 impl Default for UpstreamSettings {
@@ -107,6 +110,7 @@ impl Default for UpstreamSettings {
             end_session: false,
             sync_profile: false,
             auth: UpstreamAuth::ClientSecret,
+            domains: Vec::new(),
         }
     }
 }
@@ -146,6 +150,7 @@ impl Upstream {
             "end_session": self.settings.end_session,
             "sync_profile": self.settings.sync_profile,
             "auth": self.settings.auth.as_str(),
+            "domains": self.settings.domains,
             "role_rules": self.settings.role_rules.iter().map(RoleRule::to_string).collect::<Vec<_>>(),
             "has_secret": self.sealed_secret.is_some(),
         })
@@ -162,6 +167,13 @@ pub struct LinkedIdentity {
     pub user_id: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+}
+
+/// O8: the upstream whose `domains` hold the domain of the address `login_hint`, if any.
+pub fn routed_by_hint<'a>(upstreams: &'a [Upstream], login_hint: &str) -> Option<&'a Upstream> {
+    let (_, domain) = login_hint.rsplit_once('@')?;
+    let domain = domain.to_ascii_lowercase();
+    upstreams.iter().find(|u| u.settings.domains.iter().any(|d| *d == domain))
 }
 
 impl LinkedIdentity {

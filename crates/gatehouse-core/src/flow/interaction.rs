@@ -87,6 +87,12 @@ pub struct UpstreamLeg {
     pub nonce: String,
     /// RFC 7636: the PKCE verifier of the `code_challenge` sent.
     pub pkce_verifier: String,
+    /// OIDC Core §3.1.2.1: the `max_age` passed on (the ID token's `auth_time` must honour it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<i64>,
+    /// When the request was sent (Unix seconds).
+    #[serde(default)]
+    pub sent_at: i64,
 }
 
 /// O8: an upstream identity waiting to be linked to the account that signs in locally next.

@@ -85,6 +85,9 @@ pub struct UpstreamBody {
     /// `client-secret` (default) or `private-key-jwt` (the tenant's key; the upstream reads
     /// `{issuer}/jwks`).
     auth: Option<String>,
+    /// Domains whose addresses (`login_hint`) go straight to this upstream; when given, they
+    /// replace the upstream's.
+    domains: Option<Vec<String>>,
 }
 
 impl UpstreamBody {
@@ -103,6 +106,7 @@ impl UpstreamBody {
             end_session: self.end_session,
             sync_profile: self.sync_profile,
             auth: self.auth,
+            domains: self.domains,
         };
         (self.name, input)
     }

@@ -24,6 +24,7 @@ fn input(args: &UpstreamArgs) -> anyhow::Result<UpstreamInput> {
         end_session: args.end_session,
         sync_profile: args.sync_profile,
         auth: args.auth.clone(),
+        domains: if args.no_domains { Some(Vec::new()) } else { Some(args.domain.clone()).filter(|d| !d.is_empty()) },
         role_rules: if args.no_role_rules {
             Some(Vec::new())
         } else {

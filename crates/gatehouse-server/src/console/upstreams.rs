@@ -97,6 +97,7 @@ pub async fn add(
             end_session: Some(f.end_session.is_some()),
             sync_profile: Some(f.sync_profile.is_some()),
             auth: None,
+            domains: None,
             role_rules: Some(
                 f.role_rules.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect(),
             ),

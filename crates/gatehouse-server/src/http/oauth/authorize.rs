@@ -130,12 +130,28 @@ pub async fn continue_flow(
         (Ok(Interaction::Consent), Some(s)) => consent_page(state, tenant, client, areq, s).await,
         (Ok(_), _) => {
             let interaction = SignIn::new(Continuation::Authorize(Box::new(areq.clone())));
-            match areq.upstream.as_deref() {
-                Some(name) => straight_to_upstream(req, state, tenant, interaction, name).await,
+            match routed_upstream(state, tenant, areq).await? {
+                Some(name) => straight_to_upstream(req, state, tenant, interaction, &name).await,
                 None => login_page(state, tenant, Some(client), &interaction, None).await,
             }
         }
     }
+}
+
+/// O8: the upstream an authorization request goes straight to: the one `upstream=` names, or
+/// the one whose routing domains hold the domain of the `login_hint` address.
+async fn routed_upstream(
+    state: &AppState,
+    tenant: &TenantEntry,
+    areq: &AuthorizeRequest,
+) -> Result<Option<String>, ProtocolError> {
+    if let Some(name) = &areq.upstream {
+        return Ok(Some(name.clone()));
+    }
+    let Some(hint) = areq.login_hint.as_deref().filter(|h| h.contains('@')) else { return Ok(None) };
+    let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
+    let upstreams = blocking(move || store.upstreams(&t)).await?;
+    Ok(gatehouse_core::federation::upstream::routed_by_hint(&upstreams, hint).map(|u| u.name.clone()))
 }
 
 /// O8: `upstream=NAME` on the authorization request: no login page, the browser goes

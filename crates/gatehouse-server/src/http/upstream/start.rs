@@ -9,7 +9,7 @@ use askama::Template;
 use gatehouse_core::crypto::random_token;
 use gatehouse_core::federation::upstream::open_secret;
 use gatehouse_core::federation::{Upstream, UpstreamAuth};
-use gatehouse_core::flow::interaction::{SignIn, UpstreamLeg};
+use gatehouse_core::flow::interaction::{Continuation, SignIn, UpstreamLeg};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::store::{FlowStore, UpstreamStore};
@@ -137,12 +137,31 @@ pub async fn to_upstream(
     for scope in upstream.scopes.iter().filter(|s| *s != "openid") {
         request = request.add_scope(Scope::new(scope.clone()));
     }
+    // OIDC Core §3.1.2.1: the application's hint goes on, so the upstream can fill it in, and
+    // so does a demand for a fresh sign-in (`prompt=login`, `max_age`), which a session at the
+    // upstream would otherwise answer without one.
+    let mut max_age = None;
+    if let Continuation::Authorize(areq) = &sign_in.continuation {
+        if let Some(hint) = &areq.login_hint {
+            request = request.add_extra_param("login_hint", hint.clone());
+        }
+        if areq.prompt.iter().any(|p| p == "login") {
+            request = request.add_extra_param("prompt", "login");
+            max_age = Some(0);
+        }
+        if let Some(seconds) = areq.max_age {
+            request = request.add_extra_param("max_age", seconds.to_string());
+            max_age = Some(max_age.map_or(seconds, |m: i64| m.min(seconds)));
+        }
+    }
     let (url, _, _) = request.url();
     sign_in.upstream = Some(UpstreamLeg {
         upstream_id: upstream.id.clone(),
         state_hash: secret_hash(&state_value),
         nonce,
         pkce_verifier: verifier.secret().clone(),
+        max_age,
+        sent_at: gatehouse_core::UnixTime::now().0,
     });
     let params = serde_json::to_string(&sign_in).map_err(ProtocolError::server)?;
     let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending_id.to_owned());
