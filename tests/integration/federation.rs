@@ -4,7 +4,7 @@
 //! answers a real one never does, each of which must be refused with the generic page, audited
 //! with its reason, and create nothing.
 
-mod fake_idp;
+pub mod fake_idp;
 
 use gatehouse_core::UnixTime;
 use gatehouse_core::admin::{self, UpstreamInput};
@@ -780,4 +780,30 @@ async fn a_demand_for_a_fresh_sign_in_goes_upstream_and_is_checked_on_the_way_ba
             assert!(upstream_audit(&server)[0].1["reason"].as_str().unwrap().contains("auth_time"), "{auth_time:?}");
         }
     }
+}
+
+#[actix_web::test]
+async fn an_authorization_endpoint_on_another_origin_than_the_issuer_is_reached_by_a_link_from_the_form() {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
+    tenant(&server, "acme");
+    let spa = spa(&server);
+    let fake = FakeIdp::start_with("gatehouse-acme", true).await;
+    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
+    let b = browser(&[&server.cert_pem]);
+    let res = continue_with(&server, &b, &spa, "fake").await;
+    assert_eq!(res.status(), StatusCode::OK, "the form's answer cannot redirect there (form-action)");
+    let html = res.text().await.unwrap();
+    let href = hidden_href(&html, "continue-upstream");
+    assert!(href.starts_with(&format!("http://localhost:{}/authorize?", fake.port)), "{href}");
+    // A navigation (upstream=) is not held to form-action: a redirect.
+    let res = b.get(authorize_url(&server, "acme", &spa, &[("upstream", "fake")])).send().await.unwrap();
+    assert_eq!(location_params(&res).0, format!("http://localhost:{}/authorize", fake.port));
+}
+
+/// The `href` of the link with `id` in a page.
+fn hidden_href(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\" href=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {id} in {html}")) + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].replace("&#38;", "&").replace("&amp;", "&")
 }

@@ -94,3 +94,39 @@ async fn continue_with_an_upstream_signs_in_there_and_comes_back_to_the_applicat
     })
     .await;
 }
+
+#[actix_web::test]
+async fn an_upstream_whose_authorization_endpoint_is_elsewhere_is_reached_through_a_link_page() {
+    let site = Site::start().await;
+    let fake = crate::federation::fake_idp::FakeIdp::start_with("gatehouse-acme", true).await;
+    let issuer = fake.issuer();
+    let add = [
+        "upstream",
+        "add",
+        "--tenant",
+        "acme",
+        "--name",
+        "fake",
+        "--display-name",
+        "Fake",
+        "--issuer",
+        &issuer,
+        "--client-id",
+        "gatehouse-acme",
+        "--client-secret-stdin",
+        "--json",
+    ];
+    site.cli(&add, Some("fake-secret"));
+    let app = site.client("Web App", true);
+    with_browser("federation_link_page", &site.pins(), async |b| {
+        b.goto(&site.authorize(&app, &[])).await;
+        b.click("button[name=upstream][value=fake]").await;
+        b.heading("Continue with Fake").await;
+        b.click("#continue-upstream").await;
+        let url = b.wait_for_path("/authorize").await;
+        assert_eq!(url.host_str(), Some("localhost"), "the upstream's authorization endpoint");
+        assert_eq!(url.port(), Some(fake.port));
+        b.heading("Fake upstream").await;
+    })
+    .await;
+}

@@ -63,6 +63,12 @@ pub struct FakeIdp {
 
 impl FakeIdp {
     pub async fn start(client_id: &str) -> Self {
+        Self::start_with(client_id, false).await
+    }
+
+    /// As [`FakeIdp::start`]; `split`: its authorization endpoint is on another origin
+    /// (`http://localhost:{port}`) than its issuer.
+    pub async fn start_with(client_id: &str, split: bool) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let issuer = format!("http://127.0.0.1:{port}");
@@ -78,9 +84,11 @@ impl FakeIdp {
         let server = actix_web::HttpServer::new(move || {
             let issuer = issuer.clone();
             let (s, k, f) = (s.clone(), k.clone(), f.clone());
+            let authorize =
+                if split { format!("http://localhost:{port}/authorize") } else { format!("{issuer}/authorize") };
             let discovery = json!({
                 "issuer": issuer,
-                "authorization_endpoint": format!("{issuer}/authorize"),
+                "authorization_endpoint": authorize,
                 "token_endpoint": format!("{issuer}/token"),
                 "jwks_uri": format!("{issuer}/jwks"),
                 "response_types_supported": ["code"],
@@ -89,6 +97,14 @@ impl FakeIdp {
                 "authorization_response_iss_parameter_supported": true,
             });
             actix_web::App::new()
+                .route(
+                    "/authorize",
+                    web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .content_type("text/html")
+                            .body("<!doctype html><title>Fake</title><h1>Fake upstream</h1>")
+                    }),
+                )
                 .route(
                     "/.well-known/openid-configuration",
                     web::get().to(move || {

@@ -164,7 +164,8 @@ async fn straight_to_upstream(
     name: &str,
 ) -> Result<HttpResponse, ProtocolError> {
     let pending = start_pending(state, tenant, &interaction).await?;
-    let mut res = crate::http::upstream::start::to_upstream(req, state, tenant, &pending.id, interaction, name).await?;
+    use crate::http::upstream::start::{Via, to_upstream};
+    let mut res = to_upstream(req, state, tenant, &pending.id, interaction, name, Via::Navigation).await?;
     res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
     Ok(res)
 }

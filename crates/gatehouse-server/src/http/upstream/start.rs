@@ -66,7 +66,7 @@ async fn handle_start(
     if sign_in.progress.is_some() {
         return Ok(refused_page(req, &PageRefused("this sign-in is past its first step")));
     }
-    to_upstream(req, state, tenant, &pending.id, sign_in, &form.upstream).await
+    to_upstream(req, state, tenant, &pending.id, sign_in, &form.upstream, Via::Form).await
 }
 
 /// The relying-party client of `upstream` from its metadata (its secret opened from D1).
@@ -100,6 +100,15 @@ pub fn rp_client(
     Ok(if post_only { client.set_auth_type(openidconnect::AuthType::RequestBody) } else { client })
 }
 
+/// How the browser asked to go to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The login page's form (its CSP `form-action` governs the redirect that answers it).
+    Form,
+    /// A navigation (the authorization request itself).
+    Navigation,
+}
+
 /// Sends the browser of the waiting sign-in `pending_id` to the upstream `name`; the request
 /// sent is recorded with the sign-in. An unknown or unreachable upstream gets the failure page.
 pub async fn to_upstream(
@@ -109,6 +118,7 @@ pub async fn to_upstream(
     pending_id: &str,
     mut sign_in: SignIn,
     name: &str,
+    via: Via,
 ) -> Result<HttpResponse, ProtocolError> {
     let (store, t, n) = (state.store.clone(), tenant.tenant.id.clone(), name.to_owned());
     let Some(upstream) = blocking(move || store.upstream_by_name(&t, &n)).await? else {
@@ -166,7 +176,7 @@ pub async fn to_upstream(
     let params = serde_json::to_string(&sign_in).map_err(ProtocolError::server)?;
     let (store, t, id) = (state.store.clone(), tenant.tenant.id.clone(), pending_id.to_owned());
     blocking(move || store.update_request(&t, &id, &params)).await?;
-    Ok(go(url.as_str(), &upstream, metadata.issuer().as_str()))
+    Ok(go(url.as_str(), &upstream, metadata.issuer().as_str(), via))
 }
 
 #[derive(Template)]
@@ -176,12 +186,13 @@ struct ContinuePage<'a> {
     href: &'a str,
 }
 
-/// A 303 to the upstream's authorization endpoint. The login page's CSP allows form answers
-/// to redirect to the upstream's issuer origin (Chromium holds such redirects to
-/// `form-action`); an endpoint on another origin gets a page with a link instead.
-fn go(url: &str, upstream: &Upstream, issuer: &str) -> HttpResponse {
+/// A 303 to the upstream's authorization endpoint. The login page's CSP allows its form's
+/// answer to redirect to the upstream's issuer origin (Chromium holds such redirects to
+/// `form-action`); from the form, an endpoint on another origin gets a page with a link
+/// instead (a navigation the page's CSP does not govern).
+fn go(url: &str, upstream: &Upstream, issuer: &str, via: Via) -> HttpResponse {
     let origin = |u: &str| url::Url::parse(u).map(|u| u.origin().ascii_serialization()).ok();
-    if origin(url).is_some() && origin(url) == origin(issuer) {
+    if via == Via::Navigation || (origin(url).is_some() && origin(url) == origin(issuer)) {
         let mut res = HttpResponse::SeeOther().finish();
         if let Ok(v) = HeaderValue::from_str(url) {
             res.headers_mut().insert(header::LOCATION, v);
