@@ -173,7 +173,7 @@ pub struct LinkedIdentity {
 pub fn routed_by_hint<'a>(upstreams: &'a [Upstream], login_hint: &str) -> Option<&'a Upstream> {
     let (_, domain) = login_hint.rsplit_once('@')?;
     let domain = domain.to_ascii_lowercase();
-    upstreams.iter().find(|u| u.settings.domains.iter().any(|d| *d == domain))
+    upstreams.iter().find(|u| u.settings.domains.contains(&domain))
 }
 
 impl LinkedIdentity {
