@@ -325,6 +325,51 @@ pub struct UpstreamRow {
     pub role_rules: Vec<String>,
 }
 
+/// The fields of an upstream's form (O8), as shown: empty for a new one, its settings for a
+/// change (never its secret).
+#[derive(Debug, Clone)]
+pub struct UpstreamForm {
+    pub name: String,
+    pub display_name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub scope: String,
+    /// `never`, `after-local-sign-in` or `verified-email`.
+    pub link: String,
+    pub trusted_email: bool,
+    pub jit: bool,
+    pub trust_mfa: bool,
+    pub end_session: bool,
+    pub sync_profile: bool,
+    /// `client-secret` or `private-key-jwt`.
+    pub auth: String,
+    /// One per line.
+    pub domains: String,
+    /// One `claim=value:role` per line.
+    pub role_rules: String,
+}
+
+impl Default for UpstreamForm {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            display_name: String::new(),
+            issuer: String::new(),
+            client_id: String::new(),
+            scope: "openid profile email".into(),
+            link: "never".into(),
+            trusted_email: false,
+            jit: true,
+            trust_mfa: false,
+            end_session: false,
+            sync_profile: false,
+            auth: "client-secret".into(),
+            domains: String::new(),
+            role_rules: String::new(),
+        }
+    }
+}
+
 /// The tenant's upstream providers (O8).
 #[derive(Template)]
 #[template(path = "upstreams.html")]
@@ -334,4 +379,20 @@ pub struct UpstreamsPage {
     /// The administered tenant's issuer (the redirect URIs to register are under it).
     pub issuer: String,
     pub upstreams: Vec<UpstreamRow>,
+    /// The form of a new upstream.
+    pub form: UpstreamForm,
+    /// `None`: a new upstream (the form of [`UpstreamEditPage`] carries the version it shows).
+    pub etag: Option<String>,
+}
+
+/// The change form of one upstream (O8).
+#[derive(Template)]
+#[template(path = "upstream_edit.html")]
+pub struct UpstreamEditPage {
+    pub title: &'static str,
+    pub frame: Frame,
+    pub issuer: String,
+    pub form: UpstreamForm,
+    /// The version the form shows (a change made meanwhile is refused).
+    pub etag: Option<String>,
 }

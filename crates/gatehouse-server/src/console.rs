@@ -62,6 +62,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/console/t/{target}/keys", web::post().to(settings::rotate_key))
         .route("/console/t/{target}/upstreams", web::get().to(upstreams::list))
         .route("/console/t/{target}/upstreams", web::post().to(upstreams::add))
+        .route("/console/t/{target}/upstreams/{name}", web::get().to(upstreams::edit))
+        .route("/console/t/{target}/upstreams/{name}", web::post().to(upstreams::update))
         .route("/console/t/{target}/upstreams/{name}/remove", web::post().to(upstreams::remove))
         .route("/console/t/{target}/policy", web::get().to(settings::policy))
         .route("/console/t/{target}/policy", web::post().to(settings::save_policy))
@@ -292,6 +294,7 @@ impl Done {
             "key" => "A new signing key is current; the previous one stays published for the overlap.",
             "policy" => "The policies are saved.",
             "upstream" => "The upstream is added.",
+            "upstream-saved" => "The upstream is saved.",
             _ => return None,
         };
         Some(text.to_owned())

@@ -243,6 +243,23 @@ async fn a_tenant_administrator_is_refused_another_tenants_pages() {
         b.wait_for_text("#notice", |t| t == "The upstream is added.").await;
         let listed = b.text("#upstreams").await;
         assert!(listed.contains("Continue with Corp SSO") && !listed.contains("corp-secret-value-123"), "{listed}");
+        // Changed: a refused role rule shows its reason and keeps what was typed; then saved.
+        b.click("a[aria-label='Change corp']").await;
+        b.heading("Change an upstream").await;
+        accessible(b).await;
+        assert_eq!(b.value("#u-display").await, "Corp SSO");
+        assert_eq!(b.value("#u-secret").await, "", "the secret is never shown");
+        b.fill("#u-display", "Corp Login").await;
+        b.fill("#u-rules", "groups=eng:tenant-admin").await;
+        b.click("#save-upstream").await;
+        b.wait_for_text("#error", |t| t.contains("administrative role")).await;
+        assert_eq!(b.value("#u-display").await, "Corp Login", "what was typed stays");
+        b.fill("#u-rules", "groups=eng:staff").await;
+        b.fill("#u-secret", "corp-secret-value-456").await;
+        b.click("#save-upstream").await;
+        b.wait_for_text("#notice", |t| t == "The upstream is saved.").await;
+        let listed = b.text("#upstreams").await;
+        assert!(listed.contains("Continue with Corp Login") && listed.contains("groups=eng:staff"), "{listed}");
         // A9: a one-time password for a user of her own tenant; the policy still applies.
         b.goto(&format!("{base}/tenants/acme/console/t/acme/users/alice")).await;
         b.heading("User").await;

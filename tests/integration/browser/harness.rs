@@ -212,8 +212,12 @@ impl Browser {
         loop {
             match self.wait_for(css).await.text().await {
                 Ok(text) => return text,
+                // A page that navigation replaced: Chromium says so in one of two ways.
                 Err(e)
-                    if tokio::time::Instant::now() < deadline && format!("{e:?}").contains("StaleElementReference") =>
+                    if tokio::time::Instant::now() < deadline && {
+                        let e = format!("{e:?}");
+                        e.contains("StaleElementReference") || e.contains("does not belong to the document")
+                    } =>
                 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
