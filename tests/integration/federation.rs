@@ -436,7 +436,9 @@ async fn answer(server: &TestServer, b: &reqwest::Client, query: &[(&str, &str)]
 #[actix_web::test]
 async fn every_bad_answer_of_an_upstream_is_refused_audited_and_creates_nothing() {
     let db = TestDatabase::sqlite();
-    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
+    let metrics = "metrics-token-for-the-federation-tests";
+    let env = [("GATEHOUSE_CACHE_TTL_SECS", "0"), ("GATEHOUSE_METRICS_TOKEN", metrics)];
+    let server = TestServer::start_with(config(&db, &env), None).await;
     tenant(&server, "acme");
     let spa = spa(&server);
     let fake = FakeIdp::start("gatehouse-acme").await;
@@ -524,6 +526,14 @@ async fn every_bad_answer_of_an_upstream_is_refused_audited_and_creates_nothing(
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     assert!(upstream_audit(&server)[0].1["reason"].as_str().unwrap().starts_with("discovery"));
     assert_eq!(users_of(&server), ["fay"]);
+    // L4: counted by result, as audited.
+    let text =
+        server.client.get(server.url("/metrics")).bearer_auth(metrics).send().await.unwrap().text().await.unwrap();
+    let audit = upstream_audit(&server);
+    let failures = audit.iter().filter(|(o, _)| o == "failure").count();
+    let successes = audit.len() - failures;
+    assert!(text.contains(&format!("gatehouse_upstream_logins_total{{result=\"failure\"}} {failures}\n")), "{text}");
+    assert!(text.contains(&format!("gatehouse_upstream_logins_total{{result=\"success\"}} {successes}\n")), "{text}");
 }
 
 #[actix_web::test]

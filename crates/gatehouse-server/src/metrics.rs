@@ -17,6 +17,10 @@ pub enum Event {
     /// O2/O3: a replayed code or a reused refresh token (an intrusion signal).
     TokenReplay,
     ClientAuthFailed,
+    /// O8: a sign-in through an upstream, by result.
+    UpstreamSignIn {
+        ok: bool,
+    },
 }
 
 /// The grants of the token endpoint.
@@ -54,6 +58,7 @@ pub struct Metrics {
     limited: [AtomicU64; 2],
     replays: AtomicU64,
     client_auth_failures: AtomicU64,
+    upstream_logins: [AtomicU64; 2],
 }
 
 fn bump(c: &AtomicU64) {
@@ -71,6 +76,7 @@ impl Metrics {
             Event::RateLimited(e) => bump(&self.limited[e as usize]),
             Event::TokenReplay => bump(&self.replays),
             Event::ClientAuthFailed => bump(&self.client_auth_failures),
+            Event::UpstreamSignIn { ok } => bump(&self.upstream_logins[usize::from(!ok)]),
         }
     }
 
@@ -129,6 +135,14 @@ impl Metrics {
             "gatehouse_client_auth_failures_total",
             "Failed client authentications.",
             &[("", get(&self.client_auth_failures))],
+        );
+        family(
+            "gatehouse_upstream_logins_total",
+            "Sign-ins through upstream providers by result (O8; failures audited with their reason).",
+            &[
+                ("{result=\"success\"}", get(&self.upstream_logins[0])),
+                ("{result=\"failure\"}", get(&self.upstream_logins[1])),
+            ],
         );
         out
     }

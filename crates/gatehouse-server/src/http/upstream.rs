@@ -51,6 +51,7 @@ pub async fn failed(
     event.outcome = Outcome::Failure;
     event.source_ip = client_ip(req).map(|ip| ip.to_string());
     state.audit(event).await?;
+    state.metrics.count(crate::metrics::Event::UpstreamSignIn { ok: false });
     tracing::info!(reason, "upstream sign-in failed");
     Ok(failure_page(req))
 }

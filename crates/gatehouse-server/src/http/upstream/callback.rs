@@ -341,7 +341,9 @@ async fn audit_success(
             "upstream_acr": claims.acr,
         }));
     event.source_ip = client_ip(req).map(|ip| ip.to_string());
-    state.audit(event).await
+    state.audit(event).await?;
+    state.metrics.count(crate::metrics::Event::UpstreamSignIn { ok: true });
+    Ok(())
 }
 
 /// O8 `after-local-sign-in`: the login page again, asking for the local account once; the
