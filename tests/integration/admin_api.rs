@@ -180,6 +180,8 @@ async fn every_level_action_and_tenant_is_allowed_or_refused_as_the_table_says()
             (Method::POST, "/tenants/{t}/users/{u}/sessions/end", None, StatusCode::OK, true),
             (Method::GET, "/tenants/{t}/users/{u}/sessions", None, StatusCode::OK, true),
             (Method::DELETE, "/tenants/{t}/users/{u}/sessions/nosuch", None, StatusCode::BAD_REQUEST, true),
+            (Method::GET, "/tenants/{t}/users/{u}/identities", None, StatusCode::OK, true),
+            (Method::DELETE, "/tenants/{t}/users/{u}/identities/nosuch", None, StatusCode::NOT_FOUND, false),
             (
                 Method::POST,
                 "/tenants/{t}/users/{u}/password",

@@ -5,6 +5,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gatehouse_core::UnixTime;
+use gatehouse_core::store::{UpstreamStore, UserStore};
 use gatehouse_testkit::databases;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -449,5 +451,38 @@ async fn only_platform_administrators_change_how_the_platform_signs_in() {
         let (status, _, _) =
             call(s, Some(&w.platform), Method::POST, "/tenants/platform/upstreams", Some(upstream), None).await;
         assert_eq!(status, StatusCode::CREATED, "{db:?}: a platform administrator may");
+    }
+}
+
+#[actix_web::test]
+async fn an_administrator_lists_and_disconnects_a_users_upstream_identity() {
+    for db in databases() {
+        let w = world(&db).await;
+        let (s, admin) = (&w.server, Some(w.tenant_admin.as_str()));
+        let store = &s.running.store;
+        let input = gatehouse_core::admin::UpstreamInput {
+            issuer: Some("https://login.corp.example".into()),
+            client_id: Some("gatehouse".into()),
+            client_secret: Some(gatehouse_types::Secret::new("s".into())),
+            ..Default::default()
+        };
+        let corp =
+            gatehouse_core::admin::add_upstream(store, store.vault(), "test", "acme", "corp", &input, UnixTime::now())
+                .unwrap();
+        let uma = store.user_by_username(&corp.tenant_id, "uma").unwrap().unwrap();
+        let link = gatehouse_core::federation::LinkedIdentity::new(&corp.tenant_id, &corp.id, "corp-sub-1", &uma.id, 7);
+        store.link_identity(&link, &gatehouse_core::audit::AuditEvent::new("test", "x")).unwrap();
+        let path = "/tenants/acme/users/uma/identities";
+        let (status, _, listed) = call(s, admin, Method::GET, path, None, None).await;
+        assert_eq!(status, StatusCode::OK, "{db:?}: {listed}");
+        assert_eq!(listed["items"][0]["upstream"], "corp");
+        assert_eq!(listed["items"][0]["subject"], "corp-sub-1");
+        let (status, _, _) = call(s, admin, Method::DELETE, &format!("{path}/corp"), None, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{db:?}");
+        let (_, _, listed) = call(s, admin, Method::GET, path, None, None).await;
+        assert_eq!(listed["items"], json!([]), "{db:?}");
+        let (status, _, _) = call(s, admin, Method::DELETE, &format!("{path}/corp"), None, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{db:?}: once");
+        assert!(actions_of(s, &format!("user:{}", uma.id)).contains(&"user.upstream_unlink".to_owned()), "{db:?}");
     }
 }

@@ -107,6 +107,8 @@ pub struct UserPage {
     /// Space-separated, as the roles field takes them.
     pub roles: String,
     pub factors: Vec<String>,
+    /// O8: linked upstream identities, (upstream name, its button text).
+    pub identities: Vec<(String, String)>,
     pub sessions: Vec<SessionRow>,
     /// The version the page's changes are made against (the API's ETag).
     pub etag: String,

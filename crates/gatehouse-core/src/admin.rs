@@ -4,6 +4,7 @@
 pub mod authz;
 mod bootstrap;
 mod client;
+mod identity;
 mod mfa;
 mod sessions;
 mod tenant;
@@ -15,6 +16,7 @@ pub use client::{
     CreateClient, CreatedClient, client_secret_hash, create_client, delete_client, input_of, require_client,
     rotate_client_secret, settings_of, update_client,
 };
+pub use identity::{IdentityView, unlink_user_identity, user_identities};
 pub use mfa::{FactorSummary, reset_user_mfa, user_factors};
 pub use sessions::{end_user_sessions, user_sessions};
 pub use tenant::{CreateTenant, PolicyChange, create_tenant, update_tenant_policy};

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod clients;
+pub mod identities;
 pub mod keys;
 pub mod problem;
 pub mod reference;
@@ -55,6 +56,8 @@ macro_rules! api_routes {
             (post, "/tenants/{slug}/users/{username}/password", accounts::reset_password),
             (get, "/tenants/{slug}/users/{username}/sessions", accounts::sessions),
             (delete, "/tenants/{slug}/users/{username}/sessions/{sid}", accounts::end_session),
+            (get, "/tenants/{slug}/users/{username}/identities", identities::list),
+            (delete, "/tenants/{slug}/users/{username}/identities/{name}", identities::unlink),
             (get, "/tenants/{slug}/roles", accounts::roles),
             (get, "/tenants/{slug}/sessions", accounts::tenant_sessions),
             (get, "/tenants/{slug}/clients", clients::list),
@@ -112,6 +115,8 @@ api_routes!(register);
         accounts::reset_password,
         accounts::sessions,
         accounts::end_session,
+        identities::list,
+        identities::unlink,
         accounts::roles,
         accounts::tenant_sessions,
         clients::list,

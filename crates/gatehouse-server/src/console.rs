@@ -295,6 +295,7 @@ impl Done {
             "policy" => "The policies are saved.",
             "upstream" => "The upstream is added.",
             "upstream-saved" => "The upstream is saved.",
+            "unlink" => "The upstream sign-in is disconnected from the account.",
             _ => return None,
         };
         Some(text.to_owned())

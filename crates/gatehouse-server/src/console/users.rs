@@ -147,6 +147,8 @@ pub async fn show_user(
         let (factors, _) = run_as(move || admin::user_factors(&store, &s, &u)).await.unwrap_or_default();
         let (store, s, u) = (state.store.clone(), o.target.tenant.slug.clone(), user.username.clone());
         let sessions = run_as(move || admin::user_sessions(&store, &s, &u, UnixTime::now())).await.unwrap_or_default();
+        let (store, linked_of) = (state.store.clone(), user.clone());
+        let identities = run_as(move || admin::user_identities(&store, &linked_of)).await.unwrap_or_default();
         let op = &o.admin.caller.operator;
         let tid = &o.target.tenant.id;
         let mut frame = o.frame;
@@ -159,6 +161,7 @@ pub async fn show_user(
             display_name: user.display_name.clone(),
             roles: roles.join(" "),
             factors: factors.iter().map(|f| format!("{} ({})", f.name, f.kind.as_str())).collect(),
+            identities: identities.into_iter().map(|i| (i.upstream, i.display_name)).collect(),
             sessions: sessions
                 .iter()
                 .map(|s| SessionRow {
@@ -191,10 +194,11 @@ pub struct ActForm {
     disabled: Option<String>,
     sid: Option<String>,
     password: Option<gatehouse_types::Secret<String>>,
+    upstream: Option<String>,
 }
 
 /// `POST …/users/{username}/{action}`: `profile`, `roles`, `password`, `unlock`, `mfa-reset`,
-/// `end-session` (one), `end-sessions` (all), `delete`.
+/// `end-session` (one), `end-sessions` (all), `unlink` (an upstream identity), `delete`.
 pub async fn act(
     req: HttpRequest,
     t: TenantScope,
@@ -205,7 +209,7 @@ pub async fn act(
     page(&req, async {
         let (_, target, username, verb) = path.into_inner();
         let action = match verb.as_str() {
-            "profile" => Action::UserUpdate,
+            "profile" | "unlink" => Action::UserUpdate,
             "roles" => Action::UserSetRoles,
             "unlock" => Action::UserUnlock,
             "mfa-reset" => Action::UserResetMfa,
@@ -228,6 +232,10 @@ pub async fn act(
         let current = etag_of(&view(&user, &roles, level));
         let stale = || Err::<(), _>(Problem::PRECONDITION_FAILED);
         let done: Result<(), Problem> = match action {
+            Action::UserUpdate if verb == "unlink" => {
+                let upstream = form.upstream.unwrap_or_default();
+                run_as(move || admin::unlink_user_identity(&store, &actor, &user, &upstream)).await
+            }
             Action::UserUpdate if form.etag != current => stale(),
             Action::UserUpdate => {
                 let change = admin::UserChange {
