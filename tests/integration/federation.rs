@@ -306,7 +306,7 @@ async fn an_upstream_user_is_provisioned_just_in_time_and_its_roles_follow_the_u
             &up.issuer(),
             &up.client_id,
             &up.secret,
-            UpstreamInput { role_rules: rules, ..Default::default() },
+            UpstreamInput { role_rules: rules, trusted_email: Some(true), ..Default::default() },
         );
 
         let res = through_real_upstream(&server, &up, &spa).await;
@@ -368,7 +368,8 @@ async fn an_upstream_identity_links_to_a_local_account_only_under_its_policy() {
     };
     let ula = admin::create_user(store, &server.running_hasher(), &Default::default(), "test", &input, UnixTime::now())
         .unwrap();
-    add_upstream(&server, "corp", &up.issuer(), &up.client_id, &up.secret, UpstreamInput::default());
+    let trusted = UpstreamInput { trusted_email: Some(true), ..Default::default() };
+    add_upstream(&server, "corp", &up.issuer(), &up.client_id, &up.secret, trusted);
 
     // never (the default): no silent link by address, and no second account with it.
     let res = through_real_upstream(&server, &up, &spa).await;
@@ -406,6 +407,11 @@ async fn an_upstream_identity_links_to_a_local_account_only_under_its_policy() {
     assert_eq!(store.identities_of(&t.id, &ula.id).unwrap().len(), 1);
     assert_eq!(upstream_audit(&server)[0].1["account"], "linked by verified e-mail");
     assert_eq!(users_of(&server), ["ula"]);
+    // Links belong to the issuer: an upstream with linked identities keeps it.
+    let before = admin::require_upstream(store, &t.id, "corp").unwrap();
+    let moved = UpstreamInput { issuer: Some("https://elsewhere.example".into()), ..Default::default() };
+    let refused = admin::update_upstream(store, store.vault(), "test", &before, &moved).unwrap_err();
+    assert!(refused.to_string().contains("linked identities"), "{refused}");
 }
 
 /// after-local-sign-in, in one browser: the upstream's answer, then ula's password on the
@@ -679,10 +685,15 @@ async fn profile_claims_follow_the_upstream_only_where_it_is_set_up() {
     let store = &server.running.store;
     let t = admin::require_tenant(store, "acme").unwrap();
     let read = || store.user_by_username(&t.id, "fay").unwrap().unwrap();
-    assert_eq!(read().email, "fay@fake.example");
+    let placeholder = read().email;
+    assert!(placeholder.ends_with("@fake.upstream.invalid"), "an untrusted upstream's address is not taken");
+    assert!(!read().email_verified);
     sign_in(&renamed).await;
-    assert_eq!(read().email, "fay@fake.example", "not kept in step by default");
+    assert_eq!(read().email, placeholder, "not kept in step by default");
     update_upstream(&server, "fake", UpstreamInput { sync_profile: Some(true), ..Default::default() });
+    sign_in(&renamed).await;
+    assert_eq!((read().display_name.as_str(), read().email.as_str()), ("Fay Two", placeholder.as_str()), "name only");
+    update_upstream(&server, "fake", UpstreamInput { trusted_email: Some(true), ..Default::default() });
     sign_in(&renamed).await;
     let fay = read();
     assert_eq!((fay.display_name.as_str(), fay.email.as_str()), ("Fay Two", "fay.two@fake.example"));
@@ -758,6 +769,18 @@ async fn a_tenant_that_requires_mfa_asks_for_a_local_factor_unless_the_upstream_
     fake.answer_with(fake.claims(&nonce), true);
     let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
     assert_eq!(navigated(res).await.0, REDIRECT, "the upstream's pwd+otp counts");
+    // A6: not for an administrator, who presents (here: enrols) a local factor.
+    let store = &server.running.store;
+    let t = admin::require_tenant(store, "acme").unwrap();
+    let fay = store.user_by_username(&t.id, "fay").unwrap().unwrap();
+    let held = store.user_roles(&t.id, &fay.id).unwrap();
+    let audit = gatehouse_core::audit::AuditEvent::new("test", "x");
+    store.set_user_roles(&t.id, &fay.id, &held, &["tenant-admin".to_owned()], &audit).unwrap();
+    let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
+    fake.answer_with(fake.claims(&nonce), true);
+    let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("action=\"/tenants/acme/login/enroll\""), "an administrator enrols");
 }
 
 #[actix_web::test]

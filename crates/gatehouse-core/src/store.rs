@@ -233,6 +233,8 @@ pub trait UpstreamStore {
     ) -> Result<(), StoreError>;
     /// The upstream the session `sid` began at, with its sealed ID token.
     fn upstream_session(&self, tenant_id: &str, sid: &str) -> Result<Option<(String, Vec<u8>)>, StoreError>;
+    /// How many identities of the upstream are linked.
+    fn identities_linked(&self, tenant_id: &str, upstream_id: &str) -> Result<i64, StoreError>;
     /// Records that (upstream, `sub`) signed in at `now`.
     fn identity_used(&self, tenant_id: &str, upstream_id: &str, subject: &str, now: i64) -> Result<(), StoreError>;
 }

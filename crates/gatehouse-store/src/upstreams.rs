@@ -303,4 +303,13 @@ impl UpstreamStore for Store {
             .optional()
             .map_err(unavailable)
     }
+
+    fn identities_linked(&self, tenant_id: &str, upstream_id: &str) -> Result<i64, StoreError> {
+        upstream_identities::table
+            .filter(upstream_identities::tenant_id.eq(tenant_id))
+            .filter(upstream_identities::upstream_id.eq(upstream_id))
+            .count()
+            .get_result(&mut *self.db.conn()?)
+            .map_err(unavailable)
+    }
 }

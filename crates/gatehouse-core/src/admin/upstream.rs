@@ -201,6 +201,18 @@ fn check_domains_free(store: &impl UpstreamStore, upstream: &Upstream) -> Result
     Ok(())
 }
 
+/// O8: links are (upstream, `sub`), and `sub` is unique only at its issuer (OIDC Core §2):
+/// pointed at another issuer, the links would sign other people in as these accounts. An
+/// upstream with linked identities keeps its issuer (a new provider is a new upstream).
+fn check_issuer_kept(store: &impl UpstreamStore, before: &Upstream, after: &Upstream) -> Result<(), AdminError> {
+    if after.issuer != before.issuer && store.identities_linked(&before.tenant_id, &before.id)? > 0 {
+        return Err(AdminError::invalid(
+            "the upstream has linked identities, which belong to its issuer: add a new upstream for another issuer",
+        ));
+    }
+    Ok(())
+}
+
 /// O8, RFC 6749 §2.3: a client secret is needed unless the upstream is authenticated to with
 /// `private_key_jwt`.
 fn check_credentials(upstream: &Upstream) -> Result<(), AdminError> {
@@ -266,6 +278,7 @@ pub fn update_upstream(
     let after = apply(vault, before.clone(), input)?;
     check_credentials(&after)?;
     check_domains_free(store, &after)?;
+    check_issuer_kept(store, before, &after)?;
     let audit = AuditEvent::new(actor, "upstream.update")
         .tenant(&before.tenant_id)
         .target(format!("upstream:{}", before.id))

@@ -44,11 +44,19 @@ impl UpstreamClaims {
         })
     }
 
-    /// The address the upstream says it verified, if it is a valid one.
+    /// The address the upstream says it verified, if it is a valid one (whether to believe
+    /// it is the upstream's `trusted_email`: see [`trusted_email`]).
     pub fn verified_email(&self) -> Option<String> {
         let e = self.email.as_deref().filter(|_| self.email_verified)?;
         Email::parse(e).ok().map(|e| e.as_str().to_owned())
     }
+}
+
+/// O8: the address an account may take from `claims`: verified by the upstream *and* the
+/// upstream trusted to verify addresses; an untrusted upstream's claim proves nothing (its
+/// users could claim anyone's address).
+pub fn trusted_email(settings: &UpstreamSettings, claims: &UpstreamClaims) -> Option<String> {
+    claims.verified_email().filter(|_| settings.trusted_email)
 }
 
 /// Where an upstream identity goes.
@@ -98,8 +106,9 @@ pub fn resolve(
         }
         _ => {}
     }
-    if address_owner.is_some() {
-        // Never a second account with another's address, never a silent link.
+    if address_owner.is_some() && settings.trusted_email {
+        // Never a second account with another's address, never a silent link. (An untrusted
+        // upstream's address is not taken at all: its account gets a placeholder.)
         return Resolution::Refuse("an account with this e-mail address exists");
     }
     if settings.jit { Resolution::Provision } else { Resolution::Refuse("no linked account and provisioning is off") }
@@ -143,10 +152,10 @@ pub fn username_for(upstream: &str, claims: &UpstreamClaims, free: impl Fn(&str)
     format!("{upstream}-{hex}")
 }
 
-/// The address of a provisioned account: the verified one, else one under `.invalid` (RFC 2606:
-/// never delivered) that is unique to the identity.
-pub fn address_for(upstream: &str, claims: &UpstreamClaims) -> String {
-    claims.verified_email().unwrap_or_else(|| {
+/// The address of a provisioned account: the trusted verified one, else one under `.invalid`
+/// (RFC 2606: never delivered) that is unique to the identity.
+pub fn address_for(upstream: &str, settings: &UpstreamSettings, claims: &UpstreamClaims) -> String {
+    trusted_email(settings, claims).unwrap_or_else(|| {
         let digest = crate::flow::secret_hash(&format!("{upstream}\0{}", claims.subject));
         let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
         format!("{hex}@{upstream}.upstream.invalid")
@@ -180,9 +189,12 @@ mod tests {
         assert_eq!(resolve(&s, None, Some(&owner(true))), Resolution::AskLocalSignIn);
         assert_eq!(resolve(&s, None, None), Resolution::Provision);
         let untrusted = settings(LinkPolicy::VerifiedEmail, false, true);
-        assert!(matches!(resolve(&untrusted, None, Some(&owner(false))), Resolution::Refuse(_)));
+        // (A configuration the admin use case refuses; were it stored, nothing would link.)
+        assert_eq!(resolve(&untrusted, None, Some(&owner(false))), Resolution::Provision, "never linked");
         let never = settings(LinkPolicy::Never, true, true);
         assert!(matches!(resolve(&never, None, Some(&owner(false))), Resolution::Refuse(_)), "no silent link");
+        let untrusted_never = settings(LinkPolicy::Never, false, true);
+        assert_eq!(resolve(&untrusted_never, None, Some(&owner(false))), Resolution::Provision, "address not taken");
         assert_eq!(resolve(&never, None, None), Resolution::Provision);
         assert!(matches!(resolve(&settings(LinkPolicy::Never, true, false), None, None), Resolution::Refuse(_)));
     }
@@ -222,7 +234,8 @@ mod tests {
         assert_eq!(c.verified_email(), None, "a string is not a verification");
         let name = username_for("corp", &c, |_| true);
         assert!(Username::parse(&name).is_ok() && name.starts_with("corp-"), "{name}");
-        let address = address_for("corp", &c);
+        let trusted = UpstreamSettings { trusted_email: true, ..UpstreamSettings::default() };
+        let address = address_for("corp", &trusted, &c);
         assert!(address.ends_with("@corp.upstream.invalid") && Email::parse(&address).is_ok(), "{address}");
         let v = UpstreamClaims::from_payload(
             json!({ "sub": "abc", "email": "ann@example.com", "email_verified": true, "preferred_username": "ann" }),
@@ -230,6 +243,7 @@ mod tests {
         .unwrap();
         assert_eq!(username_for("corp", &v, |_| true), "ann");
         assert_ne!(username_for("corp", &v, |_| false), "ann", "taken");
-        assert_eq!(address_for("corp", &v), "ann@example.com");
+        assert_eq!(address_for("corp", &trusted, &v), "ann@example.com");
+        assert!(address_for("corp", &UpstreamSettings::default(), &v).ends_with(".invalid"), "not trusted");
     }
 }

@@ -212,7 +212,17 @@ async fn link_after_local_sign_in(
     let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
     let upstreams = blocking(move || store.upstreams(&t)).await?;
     let Some(upstream) = upstreams.iter().find(|u| u.id == link.upstream_id) else { return Ok(()) };
-    crate::http::upstream::accounts::link(state, upstream, &link.subject, user, "after-local-sign-in").await
+    if !crate::http::upstream::accounts::link(state, upstream, &link.subject, user, "after-local-sign-in").await? {
+        // The local sign-in stands; the link does not (linked meanwhile, or the account has
+        // another identity of this upstream): said in the audit log.
+        let mut event = AuditEvent::new(format!("user:{}", user.id), "login.upstream")
+            .tenant(&tenant.tenant.id)
+            .target(format!("user:{}", user.id))
+            .details(json!({ "upstream": upstream.name, "reason": "not linked: the identity or the account is linked already" }));
+        event.outcome = gatehouse_core::audit::Outcome::Failure;
+        state.audit(event).await?;
+    }
+    Ok(())
 }
 
 /// S8: the user agent as shown to its user (the first 200 characters, printable only).

@@ -5,7 +5,7 @@ use actix_web::web;
 use gatehouse_core::UnixTime;
 use gatehouse_core::admin::new_id;
 use gatehouse_core::audit::AuditEvent;
-use gatehouse_core::federation::account::{AddressOwner, address_for, username_for};
+use gatehouse_core::federation::account::{AddressOwner, address_for, trusted_email, username_for};
 use gatehouse_core::federation::rules::roles_after;
 use gatehouse_core::federation::{LinkedIdentity, Resolution, Upstream, UpstreamClaims, resolve};
 use gatehouse_core::model::User;
@@ -60,7 +60,9 @@ pub async fn account_for(
             let Some(user) = blocking(move || store.user_by_id(&t1, &id)).await? else {
                 return Ok(Account::Refused("the account to link is gone"));
             };
-            link(state, upstream, &claims.subject, &user, "verified-email").await?;
+            if !link(state, upstream, &claims.subject, &user, "verified-email").await? {
+                return Ok(Account::Refused("the account has another identity of this upstream"));
+            }
             Ok(Account::Ready { user, how: "linked by verified e-mail" })
         }
         Resolution::Provision => provision(state, tenant, upstream, claims).await,
@@ -81,21 +83,26 @@ async fn address_owner(
     Ok(Some(AddressOwner { user_id: user.id, administrator, disabled: user.disabled }))
 }
 
-/// O8: links (upstream, `subject`) to `user`, audited with `how`.
+/// O8: links (upstream, `subject`) to `user`, audited with `how`; `false` when the identity
+/// is linked already or the account has another identity of this upstream.
 pub async fn link(
     state: &AppState,
     upstream: &Upstream,
     subject: &str,
     user: &User,
     how: &'static str,
-) -> Result<(), ProtocolError> {
+) -> Result<bool, ProtocolError> {
     let identity = LinkedIdentity::new(&user.tenant_id, &upstream.id, subject, &user.id, UnixTime::now().0);
     let audit = AuditEvent::new(format!("user:{}", user.id), "user.upstream_link")
         .tenant(&user.tenant_id)
         .target(format!("user:{}", user.id))
         .details(json!({ "upstream": upstream.name, "how": how }));
     let store = state.store.clone();
-    blocking(move || store.link_identity(&identity, &audit)).await
+    match web::block(move || store.link_identity(&identity, &audit)).await.map_err(ProtocolError::server)? {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(ProtocolError::server(e)),
+    }
 }
 
 /// JIT (O8): a new account for `claims`, with the roles its rules grant, linked in the same
@@ -120,14 +127,14 @@ async fn provision(
         id: new_id(),
         tenant_id: t.clone(),
         username: username_for(&upstream.name, claims, |_| !taken),
-        email: address_for(&upstream.name, claims),
+        email: address_for(&upstream.name, &upstream.settings, claims),
         password_hash: None,
         must_change_password: false,
         disabled: false,
         created_at: now,
         display_name: claims.name.clone().unwrap_or_default().chars().take(100).collect(),
-        // The upstream's verified address, or an undeliverable placeholder (not verified).
-        email_verified: claims.verified_email().is_some(),
+        // A trusted upstream's verified address, or an undeliverable placeholder (not verified).
+        email_verified: trusted_email(&upstream.settings, claims).is_some(),
         password_changed_at: None,
     };
     let roles: Vec<RoleName> = roles_after(&[], &upstream.settings.role_rules, &claims.all)
@@ -197,7 +204,7 @@ pub async fn sync_profile(
     if let Some(name) = &claims.name {
         after.display_name = name.chars().filter(|c| !c.is_control()).take(100).collect();
     }
-    if let Some(address) = claims.verified_email() {
+    if let Some(address) = trusted_email(&upstream.settings, claims) {
         after.email = address;
         after.email_verified = true;
     }

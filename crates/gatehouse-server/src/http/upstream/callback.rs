@@ -92,7 +92,12 @@ async fn handle(
     let sign_in = SignIn { upstream: None, link: None, ceremony: None, progress: None, federated, ..sign_in };
     let (pending, record) = browser::start_pending_record(state, tenant, &sign_in).await?;
     let w = Waiting { pending: record, csrf: pending.csrf, sign_in, user };
-    let res = steps::advance(req, state, tenant, w, methods(&upstream.settings, &claims), None).await?;
+    let mut methods = methods(&upstream.settings, &claims);
+    if steps::is_administrator(state, &w.user).await? {
+        // A6: administrators present a local second factor; an upstream's word is not enough.
+        methods.retain(|m| m != gatehouse_core::mfa::amr::MFA);
+    }
+    let res = steps::advance(req, state, tenant, w, methods, None).await?;
     let mut res = end_redirect_chain(res);
     res.add_cookie(&pending.binding).map_err(ProtocolError::server)?;
     Ok(res)
@@ -239,7 +244,7 @@ async fn client_assertion(
 fn check_auth_time(leg: &UpstreamLeg, payload: &Value) -> Checked<()> {
     let Some(max_age) = leg.max_age else { return Ok(()) };
     let auth_time = payload.get("auth_time").and_then(Value::as_i64).ok_or("id token: no auth_time for max_age")?;
-    if auth_time + max_age + 60 < leg.sent_at {
+    if auth_time.saturating_add(max_age).saturating_add(60) < leg.sent_at {
         return Err("id token: auth_time older than max_age (no fresh sign-in upstream)".into());
     }
     Ok(())

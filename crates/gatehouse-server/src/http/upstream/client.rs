@@ -22,6 +22,9 @@ const METADATA_TTL: Duration = Duration::from_secs(3600);
 /// At most one fetch per upstream this often for an unknown `kid` (a token cannot make
 /// Gatehouse hammer the upstream).
 const REFRESH_SPACING: Duration = Duration::from_secs(30);
+/// How long a failed discovery is answered from memory (an unreachable upstream costs one
+/// fetch per this time, however many browsers ask).
+const FAILURE_TTL: Duration = Duration::from_secs(30);
 /// Every outbound request's limit.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -111,6 +114,8 @@ struct Cached {
 pub struct Upstreams {
     http: reqwest::Client,
     cache: Mutex<HashMap<String, Cached>>,
+    /// Recent discovery failures: (issuer, when, why).
+    failures: Mutex<HashMap<String, (String, Instant, String)>>,
 }
 
 impl std::fmt::Debug for Upstreams {
@@ -127,7 +132,7 @@ impl Upstreams {
             let pem = std::fs::read(path)?;
             builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?);
         }
-        Ok(Self { http: builder.build()?, cache: Mutex::new(HashMap::new()) })
+        Ok(Self { http: builder.build()?, cache: Mutex::new(HashMap::new()), failures: Mutex::new(HashMap::new()) })
     }
 
     /// The adapter `openidconnect` sends its requests through.
@@ -141,12 +146,26 @@ impl Upstreams {
         if let Some(hit) = self.cached(id, issuer, refresh) {
             return Ok(hit);
         }
+        if let Some(why) = self.recent_failure(id, issuer) {
+            return Err(why);
+        }
         let issuer_url = IssuerUrl::new(issuer.to_owned()).map_err(|e| format!("issuer: {e}"))?;
         // OIDC Discovery §4.3: the document's issuer must be the configured one (checked by
         // the crate), and its keys come from its `jwks_uri`.
         let http = self.http();
-        let metadata =
-            Metadata::discover_async(issuer_url, &http).await.map_err(|e| format!("discovery: {}", error_chain(&e)))?;
+        let metadata = match Metadata::discover_async(issuer_url, &http).await {
+            Ok(m) => m,
+            Err(e) => {
+                let why = format!("discovery: {}", error_chain(&e));
+                if let Ok(mut failures) = self.failures.lock() {
+                    failures.insert(id.to_owned(), (issuer.to_owned(), Instant::now(), why.clone()));
+                }
+                return Err(why);
+            }
+        };
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(id);
+        }
         let metadata = Arc::new(metadata);
         if let Ok(mut cache) = self.cache.lock() {
             let now = Instant::now();
@@ -159,6 +178,12 @@ impl Upstreams {
             cache.insert(id.to_owned(), entry);
         }
         Ok(metadata)
+    }
+
+    fn recent_failure(&self, id: &str, issuer: &str) -> Option<String> {
+        let failures = self.failures.lock().ok()?;
+        let (at_issuer, when, why) = failures.get(id)?;
+        (at_issuer == issuer && when.elapsed() < FAILURE_TTL).then(|| format!("{why} (at most one attempt per 30 s)"))
     }
 
     fn cached(&self, id: &str, issuer: &str, refresh: bool) -> Option<Arc<Metadata>> {
