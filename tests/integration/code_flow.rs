@@ -850,3 +850,39 @@ async fn refresh_tokens_are_introspected_and_revoked_with_their_family() {
         assert!(!active(&server, "acme", &rs, at).await, "{db:?}: access token of the grant revoked too");
     }
 }
+
+/// IO4: a browser's form navigation answered with a redirect to another origin gets a page that
+/// navigates there (Chromium would hold the rest of the chain to the form's `form-action`); the
+/// same form from a non-browser client keeps its 303, and so does a same-origin redirect.
+#[actix_web::test]
+async fn a_browsers_form_answered_with_a_cross_origin_redirect_gets_a_page_that_navigates_on() {
+    let db = TestDatabase::sqlite();
+    let server = server(&db).await;
+    tenant(&server, "acme");
+    user(&server, "acme", "alice");
+    let spa = spa(&server, "acme", "Web App", true);
+    let b = browser(&server);
+    let html = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
+    let form = [
+        ("request_id", hidden(&html, "request_id")),
+        ("csrf", hidden(&html, "csrf")),
+        ("username", "alice".to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let res = b
+        .post(server.url("/tenants/acme/login"))
+        .header("sec-fetch-mode", "navigate")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().starts_with("__Host-gh_session_acme="))
+    );
+    let csp = res.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    let page = res.text().await.unwrap();
+    assert!(page.contains(&format!("http-equiv=\"refresh\" content=\"0; url={REDIRECT}?")), "{page}");
+    assert!(page.contains("id=\"continue\""), "a link for browsers that do not refresh");
+}

@@ -215,6 +215,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
                 }
                 http::routes(cfg);
             })
+            .wrap(from_fn(middleware::end_form_redirect_chains))
             .wrap(from_fn(middleware::body_limit))
             .wrap(from_fn(middleware::catch_panic))
             .wrap(ErrorHandlers::new().default_handler(http::errors::replace_error))

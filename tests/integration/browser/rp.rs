@@ -50,6 +50,14 @@ impl RelyingParty {
                 .route("/callback", web::get().to(get_echo))
                 .route("/callback", web::post().to(post_echo))
                 .route("/signed-out", web::get().to(get_echo))
+                // A client whose redirect URI sends the browser on to another site (a broker).
+                .route(
+                    "/callback-hop",
+                    web::get().to(move |req: HttpRequest| async move {
+                        let to = format!("http://127.0.0.1:{port}/callback?{}", req.query_string());
+                        HttpResponse::Found().insert_header(("location", to)).finish()
+                    }),
+                )
                 .route(
                     "/other-site",
                     web::get().to(move || {

@@ -105,13 +105,17 @@ impl Site {
     /// An authorization request for `client` with PKCE (S256 of [`VERIFIER`]); `extra`
     /// parameters are added.
     pub fn authorize(&self, client: &str, extra: &[(&str, &str)]) -> String {
+        self.authorize_to(client, &self.rp.url("/callback"), extra)
+    }
+
+    /// As [`Site::authorize`], with the redirect URI `callback`.
+    pub fn authorize_to(&self, client: &str, callback: &str, extra: &[(&str, &str)]) -> String {
         let mut url = url::Url::parse(&format!("{}/authorize", self.issuer())).unwrap();
         let challenge = challenge_s256(VERIFIER);
-        let callback = self.rp.url("/callback");
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", client)
-            .append_pair("redirect_uri", &callback)
+            .append_pair("redirect_uri", callback)
             .append_pair("scope", "openid profile")
             .append_pair("nonce", "n-1")
             .append_pair("code_challenge", &challenge)
@@ -311,6 +315,47 @@ async fn a_login_form_posted_from_another_site_is_refused() {
         );
         b.goto(&site.authorize(&client, &[("state", "s-2")])).await;
         assert!(shows_login_form(b).await, "no session was created");
+    })
+    .await;
+}
+
+/// IO4 in Chromium: a client whose redirect URI sends the browser on to another site (a
+/// broker such as a downstream Gatehouse or Keycloak) is reached after the login form, whose
+/// CSP `form-action` Chromium applies to every redirect of the chain.
+#[actix_web::test]
+async fn a_client_that_redirects_on_to_another_site_is_reached_after_the_login_form() {
+    let site = Site::start().await;
+    let hop = site.rp.url("/callback-hop");
+    let created = site.cli(
+        &[
+            "client",
+            "create",
+            "--tenant",
+            "acme",
+            "--name",
+            "Broker",
+            "--type",
+            "public",
+            "--redirect-uri",
+            &hop,
+            "--grant",
+            "authorization_code",
+            "--scope",
+            "openid profile",
+            "--first-party",
+            "--json",
+        ],
+        None,
+    );
+    let client = created["client_id"].as_str().unwrap().to_owned();
+    with_browser("redirect_chain", &site.pins(), async |b| {
+        b.goto(&site.authorize_to(&client, &hop, &[("state", "s-9")])).await;
+        sign_in(b, "alice", PASSWORD).await;
+        let url = b.wait_for_path("/callback").await;
+        assert_eq!(url.host_str(), Some("127.0.0.1"), "on to the other site");
+        let params = query(&url);
+        assert_eq!(params["state"], "s-9");
+        assert!(params["code"].as_str().is_some_and(|c| !c.is_empty()));
     })
     .await;
 }

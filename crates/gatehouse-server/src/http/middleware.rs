@@ -117,3 +117,41 @@ pub async fn body_limit(
         None => next.call(req).await.map(ServiceResponse::map_into_left_body),
     }
 }
+
+/// IO3, IO4: Chromium holds every redirect that follows a form submission to the submitting
+/// page's CSP `form-action`, which lists this origin and the client's. A client whose redirect
+/// URI answers with a redirect to yet another origin (a broker with Gatehouse as its
+/// upstream, an application whose callback lives on another host) would be blocked after
+/// the login, consent, step or logout form. So a browser's form navigation (a POST with
+/// `Sec-Fetch-Mode: navigate`) answered with a 303 to another origin gets a page that
+/// navigates on instead, which ends the chain; other clients keep the 303.
+pub async fn end_form_redirect_chains(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let form_navigation = req.method() == actix_web::http::Method::POST
+        && req.headers().get("sec-fetch-mode").is_some_and(|v| v.as_bytes() == b"navigate");
+    let own = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .and_then(|s| url::Url::parse(&s.config.public_url).ok())
+        .map(|u| u.origin());
+    let res = next.call(req).await?;
+    if !form_navigation || res.status() != StatusCode::SEE_OTHER {
+        return Ok(res.map_into_left_body());
+    }
+    let target = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| url::Url::parse(l).ok())
+        .map(|u| u.origin());
+    // A relative Location is this origin; only another origin ends the chain.
+    if target.is_none() || target == own {
+        return Ok(res.map_into_left_body());
+    }
+    let (http_req, answer) = res.into_parts();
+    match crate::http::pages::navigate_instead(&answer) {
+        Some(page) => Ok(ServiceResponse::new(http_req, page).map_into_right_body()),
+        None => Ok(ServiceResponse::new(http_req, answer).map_into_left_body()),
+    }
+}

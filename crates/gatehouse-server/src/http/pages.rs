@@ -124,6 +124,24 @@ pub struct FormPostPage<'a> {
 #[template(path = "home.html")]
 pub struct HomePage;
 
+#[derive(Template)]
+#[template(path = "navigate.html")]
+struct NavigatePage<'a> {
+    href: &'a str,
+}
+
+/// The redirect `res` as a page that navigates to its `Location` (meta refresh and a link),
+/// with its cookies; `None` if `res` has no usable `Location`. A document ends a redirect
+/// chain, which Chromium otherwise holds to the CSP `form-action` of the form that began it.
+pub fn navigate_instead<B>(res: &HttpResponse<B>) -> Option<HttpResponse> {
+    let href = res.headers().get(header::LOCATION).and_then(|v| v.to_str().ok())?;
+    let mut page = render(&NavigatePage { href }, StatusCode::OK, PAGE_CSP);
+    for cookie in res.headers().get_all(header::SET_COOKIE) {
+        page.headers_mut().append(header::SET_COOKIE, cookie.clone());
+    }
+    Some(page)
+}
+
 /// `GET /`: what this server is, for a person who lands on it.
 pub async fn home() -> HttpResponse {
     render(&HomePage, StatusCode::OK, PAGE_CSP)

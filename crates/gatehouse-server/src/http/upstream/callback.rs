@@ -103,33 +103,16 @@ async fn handle(
     Ok(res)
 }
 
-#[derive(askama::Template)]
-#[template(path = "navigate.html")]
-struct NavigatePage<'a> {
-    href: &'a str,
-}
-
-/// A redirect answering the callback becomes a page that navigates on (meta refresh). The
-/// callback is itself the end of a redirect chain that began with a form on the upstream's
-/// login page, and Chromium holds every later redirect of that chain to that page's CSP
-/// `form-action` (Gatehouse's own pages allow only the callback's origin there), so a 303 on
-/// to the application would be blocked; a document ends the chain. Cookies are kept.
+/// A redirect answering the callback becomes a page that navigates on: the callback is itself
+/// the end of a redirect chain that began with a form on the upstream's login page, and
+/// Chromium holds every later redirect of that chain to that page's CSP `form-action`
+/// (Gatehouse's own pages allow only the callback's origin there), so a 303 on to the
+/// application would be blocked; a document ends the chain. Cookies are kept.
 fn end_redirect_chain(res: HttpResponse) -> HttpResponse {
     if res.status() != actix_web::http::StatusCode::SEE_OTHER {
         return res;
     }
-    let Some(href) = res.headers().get(actix_web::http::header::LOCATION).and_then(|v| v.to_str().ok()) else {
-        return res;
-    };
-    let mut page = crate::http::pages::render(
-        &NavigatePage { href },
-        actix_web::http::StatusCode::OK,
-        crate::http::pages::PAGE_CSP,
-    );
-    for cookie in res.headers().get_all(actix_web::http::header::SET_COOKIE) {
-        page.headers_mut().append(actix_web::http::header::SET_COOKIE, cookie.clone());
-    }
-    page
+    crate::http::pages::navigate_instead(&res).unwrap_or(res)
 }
 
 /// The waiting sign-in `state` names, bound to this browser, with the request it sent to its
