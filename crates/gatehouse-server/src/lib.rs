@@ -184,6 +184,7 @@ pub async fn start(config: Config, extra: Option<ExtraRoutes>) -> anyhow::Result
         alerts: Arc::new(alerts::Alerter::new(config.alert_webhook_url.clone())),
         logout_wakeup: Arc::default(),
         mail_wakeup: Arc::default(),
+        reset_sends: Arc::default(),
     });
     actix_web::rt::spawn(http::oauth::backchannel::run(state.clone(), config.outbox_poll));
     let mailer = Arc::new(mail::Mailer::new(&config.mail)?);

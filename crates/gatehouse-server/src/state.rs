@@ -40,6 +40,9 @@ pub struct AppState {
     pub logout_wakeup: Arc<tokio::sync::Notify>,
     /// Wakes the mail worker when this node queued mail.
     pub mail_wakeup: Arc<tokio::sync::Notify>,
+    /// A4, A9: reset links are counted and issued one at a time, so requests that arrive
+    /// together cannot all pass the hourly limit.
+    pub reset_sends: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {

@@ -173,6 +173,8 @@ async fn send_reset(
     })
     .await?;
     let Some(user) = user.filter(|u| !u.disabled && u.email_verified) else { return Ok(()) };
+    // The count and the new link, together (within this node; see docs/security.md A9).
+    let _one_at_a_time = state.reset_sends.lock().await;
     let now = UnixTime::now();
     let (store, tid, uid) = (state.store.clone(), tenant.tenant.id.clone(), user.id.clone());
     let sent = blocking(move || store.tokens_issued_since(&tid, &uid, TokenPurpose::Reset, now.0 - 3600)).await?;
