@@ -129,16 +129,18 @@ pub async fn end_form_redirect_chains(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    // Only a header lookup on other requests (the token endpoint is a hot path).
     let form_navigation = req.method() == actix_web::http::Method::POST
         && req.headers().get("sec-fetch-mode").is_some_and(|v| v.as_bytes() == b"navigate");
-    let own = req
-        .app_data::<web::Data<crate::state::AppState>>()
-        .and_then(|s| url::Url::parse(&s.config.public_url).ok())
-        .map(|u| u.origin());
     let res = next.call(req).await?;
     if !form_navigation || res.status() != StatusCode::SEE_OTHER {
         return Ok(res.map_into_left_body());
     }
+    let own = res
+        .request()
+        .app_data::<web::Data<crate::state::AppState>>()
+        .and_then(|s| url::Url::parse(&s.config.public_url).ok())
+        .map(|u| u.origin());
     let target = res
         .headers()
         .get(header::LOCATION)
