@@ -125,13 +125,18 @@ pub async fn submit_login(
     username: &str,
     password: &str,
 ) -> reqwest::Response {
-    let form = [
+    let form = login_form(page, username, password);
+    b.post(server.url(&format!("/tenants/{tenant}/login"))).form(&form).send().await.unwrap()
+}
+
+/// The fields the login page `page` posts for `username` and `password`.
+pub fn login_form(page: &str, username: &str, password: &str) -> [(&'static str, String); 4] {
+    [
         ("request_id", hidden(page, "request_id")),
         ("csrf", hidden(page, "csrf")),
         ("username", username.to_owned()),
         ("password", password.to_owned()),
-    ];
-    b.post(server.url(&format!("/tenants/{tenant}/login"))).form(&form).send().await.unwrap()
+    ]
 }
 
 /// Runs authorize + login and returns the code.
@@ -863,12 +868,7 @@ async fn a_browsers_form_answered_with_a_cross_origin_redirect_gets_a_page_that_
     let spa = spa(&server, "acme", "Web App", true);
     let b = browser(&server);
     let html = b.get(authorize_url(&server, "acme", &spa, &[])).send().await.unwrap().text().await.unwrap();
-    let form = [
-        ("request_id", hidden(&html, "request_id")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "alice".to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
+    let form = login_form(&html, "alice", PASSWORD);
     let res = b
         .post(server.url("/tenants/acme/login"))
         .header("sec-fetch-mode", "navigate")

@@ -233,12 +233,7 @@ async fn through_real_upstream_in(
     let login = b.get(out.headers()["location"].to_str().unwrap()).send().await.unwrap();
     assert_eq!(login.status(), StatusCode::OK, "the upstream's login page");
     let html = login.text().await.unwrap();
-    let form = [
-        ("request_id", hidden(&html, "request_id")),
-        ("csrf", hidden(&html, "csrf")),
-        ("username", "ursula".to_owned()),
-        ("password", PASSWORD.to_owned()),
-    ];
+    let form = crate::code_flow::login_form(&html, "ursula", PASSWORD);
     let answer = b.post(format!("{}/login", up.issuer())).form(&form).send().await.unwrap();
     let (back, params) = location_params(&answer);
     assert_eq!(back, format!("{PUBLIC_URL}{CALLBACK}"));
@@ -434,6 +429,14 @@ async fn start_fake(server: &TestServer, fake: &FakeIdp, spa: &str) -> (reqwest:
     (b, param(&params, "state").unwrap().to_owned(), param(&params, "nonce").unwrap().to_owned())
 }
 
+/// A whole round through the stand-in: started, answered with valid claims, the callback's
+/// response.
+async fn good_round(server: &TestServer, fake: &FakeIdp, spa: &str) -> reqwest::Response {
+    let (b, state, nonce) = start_fake(server, fake, spa).await;
+    fake.answer_with(fake.claims(&nonce), true);
+    answer(server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await
+}
+
 async fn answer(server: &TestServer, b: &reqwest::Client, query: &[(&str, &str)]) -> reqwest::Response {
     let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish();
     b.get(server.url(&format!("{CALLBACK}?{q}"))).send().await.unwrap()
@@ -518,9 +521,7 @@ async fn every_bad_answer_of_an_upstream_is_refused_audited_and_creates_nothing(
 
     // A rotated key: the unknown kid makes Gatehouse fetch the keys again, once.
     fake.rotate("k2");
-    let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
-    fake.answer_with(fake.claims(&nonce), true);
-    let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &iss)]).await;
+    let res = good_round(&server, &fake, &spa).await;
     assert_eq!(navigated(res).await.0, REDIRECT, "signed with the new key, found after a fetch");
     assert_eq!(users_of(&server), ["fay"], "the same identity, the same account");
 
@@ -757,17 +758,13 @@ async fn a_tenant_that_requires_mfa_asks_for_a_local_factor_unless_the_upstream_
     let spa = spa(&server);
     let fake = FakeIdp::start("gatehouse-acme").await;
     add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
-    let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
-    fake.answer_with(fake.claims(&nonce), true);
-    let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
+    let res = good_round(&server, &fake, &spa).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
     assert!(html.contains("action=\"/tenants/acme/login/enroll\""), "a local factor is enrolled first: {html}");
 
     update_upstream(&server, "fake", UpstreamInput { trust_mfa: Some(true), ..Default::default() });
-    let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
-    fake.answer_with(fake.claims(&nonce), true);
-    let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
+    let res = good_round(&server, &fake, &spa).await;
     assert_eq!(navigated(res).await.0, REDIRECT, "the upstream's pwd+otp counts");
     // A6: not for an administrator, who presents (here: enrols) a local factor.
     let store = &server.running.store;
@@ -776,9 +773,7 @@ async fn a_tenant_that_requires_mfa_asks_for_a_local_factor_unless_the_upstream_
     let held = store.user_roles(&t.id, &fay.id).unwrap();
     let audit = gatehouse_core::audit::AuditEvent::new("test", "x");
     store.set_user_roles(&t.id, &fay.id, &held, &["tenant-admin".to_owned()], &audit).unwrap();
-    let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
-    fake.answer_with(fake.claims(&nonce), true);
-    let res = answer(&server, &b, &[("code", "c-1"), ("state", &state), ("iss", &fake.issuer())]).await;
+    let res = good_round(&server, &fake, &spa).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("action=\"/tenants/acme/login/enroll\""), "an administrator enrols");
 }
