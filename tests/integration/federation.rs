@@ -429,6 +429,18 @@ async fn start_fake(server: &TestServer, fake: &FakeIdp, spa: &str) -> (reqwest:
     (b, param(&params, "state").unwrap().to_owned(), param(&params, "nonce").unwrap().to_owned())
 }
 
+/// The Gatehouse under test with tenant `acme`, its SPA, and the stand-in upstream `fake` added
+/// with `input` (the database first: it must outlive the server).
+async fn with_stand_in(input: UpstreamInput) -> (TestDatabase, TestServer, String, FakeIdp) {
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
+    tenant(&server, "acme");
+    let spa = spa(&server);
+    let fake = FakeIdp::start("gatehouse-acme").await;
+    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", input);
+    (db, server, spa, fake)
+}
+
 /// A whole round through the stand-in: started, answered with valid claims, the callback's
 /// response.
 async fn good_round(server: &TestServer, fake: &FakeIdp, spa: &str) -> reqwest::Response {
@@ -545,23 +557,12 @@ async fn every_bad_answer_of_an_upstream_is_refused_audited_and_creates_nothing(
 
 #[actix_web::test]
 async fn upstream_eq_routes_straight_to_the_upstream_and_mfa_is_trusted_only_when_configured() {
-    let db = TestDatabase::sqlite();
-    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
-    tenant(&server, "acme");
-    let spa = spa(&server);
-    let fake = FakeIdp::start("gatehouse-acme").await;
-    add_upstream(
-        &server,
-        "fake",
-        &fake.issuer(),
-        "gatehouse-acme",
-        "fake-secret",
-        UpstreamInput {
-            trust_mfa: Some(true),
-            role_rules: Some(vec!["groups=eng:staff".into()]),
-            ..Default::default()
-        },
-    );
+    let (_db, server, spa, fake) = with_stand_in(UpstreamInput {
+        trust_mfa: Some(true),
+        role_rules: Some(vec!["groups=eng:staff".into()]),
+        ..Default::default()
+    })
+    .await;
     let b = browser(&[&server.cert_pem]);
     let res = b.get(authorize_url(&server, "acme", &spa, &[("upstream", "fake")])).send().await.unwrap();
     let (to, params) = location_params(&res);
@@ -664,12 +665,7 @@ async fn logout_ends_the_upstream_session_too_and_comes_back_to_the_application(
 
 #[actix_web::test]
 async fn profile_claims_follow_the_upstream_only_where_it_is_set_up() {
-    let db = TestDatabase::sqlite();
-    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
-    tenant(&server, "acme");
-    let spa = spa(&server);
-    let fake = FakeIdp::start("gatehouse-acme").await;
-    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
+    let (_db, server, spa, fake) = with_stand_in(UpstreamInput::default()).await;
     let sign_in = async |claims: &dyn Fn(&str) -> Value| {
         let (b, state, nonce) = start_fake(&server, &fake, &spa).await;
         fake.answer_with(claims(&nonce), true);
@@ -750,14 +746,9 @@ async fn private_key_jwt_authenticates_gatehouse_at_the_upstream_with_the_tenant
 
 #[actix_web::test]
 async fn a_tenant_that_requires_mfa_asks_for_a_local_factor_unless_the_upstream_is_trusted_for_it() {
-    let db = TestDatabase::sqlite();
-    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
-    tenant(&server, "acme");
+    let (_db, server, spa, fake) = with_stand_in(UpstreamInput::default()).await;
     let change = admin::PolicyChange { mfa: Some(gatehouse_core::mfa::MfaPolicy::Required), ..Default::default() };
     admin::update_tenant_policy(&server.running.store, "test", "acme", &change).unwrap();
-    let spa = spa(&server);
-    let fake = FakeIdp::start("gatehouse-acme").await;
-    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
     let res = good_round(&server, &fake, &spa).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
@@ -780,12 +771,7 @@ async fn a_tenant_that_requires_mfa_asks_for_a_local_factor_unless_the_upstream_
 
 #[actix_web::test]
 async fn a_demand_for_a_fresh_sign_in_goes_upstream_and_is_checked_on_the_way_back() {
-    let db = TestDatabase::sqlite();
-    let server = TestServer::start_with(config(&db, &[("GATEHOUSE_CACHE_TTL_SECS", "0")]), None).await;
-    tenant(&server, "acme");
-    let spa = spa(&server);
-    let fake = FakeIdp::start("gatehouse-acme").await;
-    add_upstream(&server, "fake", &fake.issuer(), "gatehouse-acme", "fake-secret", UpstreamInput::default());
+    let (_db, server, spa, fake) = with_stand_in(UpstreamInput::default()).await;
     let now = UnixTime::now().0;
     for (auth_time, signs_in) in [(None, false), (Some(now - 3600), false), (Some(now), true)] {
         let b = browser(&[&server.cert_pem]);
