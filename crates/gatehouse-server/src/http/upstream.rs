@@ -19,7 +19,9 @@ use serde_json::json;
 
 use crate::http::client_ip::client_ip;
 use crate::http::errors::request_id;
-use crate::http::oauth::context::TenantEntry;
+use gatehouse_core::store::UpstreamStore;
+
+use crate::http::oauth::context::{TenantEntry, blocking};
 use crate::http::pages;
 use crate::state::AppState;
 
@@ -28,6 +30,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/upstream", web::post().to(start::start))
         .route("/upstream/callback", web::get().to(callback::callback))
         .route("/upstream/logged-out", web::get().to(logout::logged_out));
+}
+
+/// The upstream `id` of `tenant` (it may have been removed meanwhile).
+pub async fn upstream_by_id(
+    state: &AppState,
+    tenant: &TenantEntry,
+    id: &str,
+) -> Result<Option<Upstream>, ProtocolError> {
+    let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
+    let all = blocking(move || store.upstreams(&t)).await?;
+    Ok(all.into_iter().find(|u| u.id == id))
 }
 
 /// The redirect URI registered at every upstream of `tenant`.

@@ -3,6 +3,7 @@
 
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
+use gatehouse_core::admin::{self, IdentityView};
 use gatehouse_core::mfa::FactorKind;
 use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::store::{MfaStore, UpstreamStore};
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use super::pages::{event, page};
 use super::{Visitor, form_ok, refused, see_other, utc, visitor};
-use crate::http::oauth::context::{TenantEntry, TenantScope, blocking};
+use crate::http::oauth::context::{TenantScope, blocking};
 use crate::state::AppState;
 
 /// A linked identity as the security page lists it.
@@ -25,23 +26,23 @@ pub struct IdentityRow {
 }
 
 /// The upstream identities linked to the visitor's account, oldest first.
-pub async fn linked(state: &AppState, tenant: &TenantEntry, v: &Visitor) -> Result<Vec<IdentityRow>, ProtocolError> {
-    let (store, t, u) = (state.store.clone(), tenant.tenant.id.clone(), v.user.id.clone());
-    let (identities, upstreams) =
-        blocking(move || Ok::<_, gatehouse_core::StoreError>((store.identities_of(&t, &u)?, store.upstreams(&t)?)))
-            .await?;
-    Ok(identities
-        .iter()
-        .filter_map(|i| {
-            let up = upstreams.iter().find(|u| u.id == i.upstream_id)?;
-            Some(IdentityRow {
-                upstream: up.name.clone(),
-                display_name: up.display_name.clone(),
-                added: utc(i.created_at),
-                last_used: i.last_used_at.map_or_else(|| "never".to_owned(), utc),
-            })
+pub async fn linked(state: &AppState, v: &Visitor) -> Result<Vec<IdentityRow>, ProtocolError> {
+    Ok(identities_of(state, v)
+        .await?
+        .into_iter()
+        .map(|i| IdentityRow {
+            added: utc(i.identity.created_at),
+            last_used: i.identity.last_used_at.map_or_else(|| "never".to_owned(), utc),
+            upstream: i.upstream,
+            display_name: i.display_name,
         })
         .collect())
+}
+
+/// The visitor's linked identities with their upstreams (`admin::user_identities`).
+async fn identities_of(state: &AppState, v: &Visitor) -> Result<Vec<IdentityView>, ProtocolError> {
+    let (store, user) = (state.store.clone(), v.user.clone());
+    blocking(move || admin::user_identities(&store, &user)).await
 }
 
 #[derive(Deserialize)]
@@ -65,31 +66,22 @@ pub async fn unlink(
         if !form_ok(&req, &state, &v, &form.csrf) || has_control(&form.upstream) {
             return Ok(refused(&req));
         }
+        let identities = identities_of(&state, &v).await?;
+        let Some(linked) = identities.iter().find(|i| i.upstream == form.upstream) else { return Ok(refused(&req)) };
         let (store, tid, uid) = (state.store.clone(), t.tenant.id.clone(), v.user.id.clone());
-        let (identities, upstreams, factors) = blocking(move || {
-            Ok::<_, gatehouse_core::StoreError>((
-                store.identities_of(&tid, &uid)?,
-                store.upstreams(&tid)?,
-                store.factors(&tid, &uid)?,
-            ))
-        })
-        .await?;
-        let Some(upstream) = upstreams.iter().find(|u| u.name == form.upstream) else { return Ok(refused(&req)) };
-        let Some(identity) = identities.iter().find(|i| i.upstream_id == upstream.id) else {
-            return Ok(refused(&req));
-        };
+        let factors = blocking(move || store.factors(&tid, &uid)).await?;
         let passkey = factors.iter().any(|f| f.confirmed && f.kind == FactorKind::Passkey);
         if !keeps_a_way_in(v.user.password_hash.is_some(), passkey, identities.len()) {
             let text = "This is your only way to sign in: set a password or add a passkey first.".to_owned();
             return super::security::render_with_error(&state, &t, &v, text).await;
         }
-        let audit = event(&req, &t, &v, "user.upstream_unlink").details(json!({ "upstream": upstream.name }));
+        let audit = event(&req, &t, &v, "user.upstream_unlink").details(json!({ "upstream": linked.upstream }));
         let (store, tid, uid, up, sub) = (
             state.store.clone(),
             t.tenant.id.clone(),
             v.user.id.clone(),
-            upstream.id.clone(),
-            identity.subject.clone(),
+            linked.identity.upstream_id.clone(),
+            linked.identity.subject.clone(),
         );
         blocking(move || store.unlink_identity(&tid, &uid, &up, &sub, &audit)).await?;
         Ok(see_other(&t, "/account/security?done=unlinked"))

@@ -137,7 +137,7 @@ async fn render_security(
     frame.notice = notice_text;
     let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     frame.error = error;
-    let identities = super::identities::linked(state, tenant, v).await?;
+    let identities = super::identities::linked(state, v).await?;
     let has_password = v.user.password_hash.is_some();
     let p = SecurityPage {
         frame,

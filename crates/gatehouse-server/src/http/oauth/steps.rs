@@ -18,8 +18,7 @@ use gatehouse_core::mfa::{self, FactorNeed, MfaPolicy, amr};
 use gatehouse_core::model::{User, roles};
 use gatehouse_core::oauth::params::has_control;
 use gatehouse_core::store::{
-    AccountStore, FlowStore, MfaStore, NewPassword, PendingRequest, SessionRecord, SessionsToEnd, UpstreamStore,
-    UserStore,
+    AccountStore, FlowStore, MfaStore, NewPassword, PendingRequest, SessionRecord, SessionsToEnd, UserStore,
 };
 use gatehouse_types::{ProtocolError, Secret};
 use serde::Deserialize;
@@ -209,10 +208,9 @@ async fn link_after_local_sign_in(
     link: &PendingLink,
     user: &User,
 ) -> Result<(), ProtocolError> {
-    let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
-    let upstreams = blocking(move || store.upstreams(&t)).await?;
-    let Some(upstream) = upstreams.iter().find(|u| u.id == link.upstream_id) else { return Ok(()) };
-    if !crate::http::upstream::accounts::link(state, upstream, &link.subject, user, "after-local-sign-in").await? {
+    use crate::http::upstream::{accounts, upstream_by_id};
+    let Some(upstream) = upstream_by_id(state, tenant, &link.upstream_id).await? else { return Ok(()) };
+    if !accounts::link(state, &upstream, &link.subject, user, "after-local-sign-in").await? {
         // The local sign-in stands; the link does not (linked meanwhile, or the account has
         // another identity of this upstream): said in the audit log.
         let mut event = AuditEvent::new(format!("user:{}", user.id), "login.upstream")

@@ -12,7 +12,7 @@ use gatehouse_core::federation::{Upstream, UpstreamAuth, UpstreamClaims};
 use gatehouse_core::flow::interaction::{Continuation, Federated, PendingLink, SignIn, UpstreamLeg};
 use gatehouse_core::flow::secret_hash;
 use gatehouse_core::oauth::params::has_control;
-use gatehouse_core::store::{FlowStore, UpstreamStore};
+use gatehouse_core::store::FlowStore;
 use gatehouse_types::ProtocolError;
 use openidconnect::core::{CoreIdToken, CoreJwsSigningAlgorithm};
 use openidconnect::{
@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use super::accounts::{self, Account};
-use super::client::{Metadata, error_chain};
+use super::client::{Metadata, RpClient, error_chain};
 use super::failed;
 use super::start::rp_client;
 use crate::http::client_ip::client_ip;
@@ -141,9 +141,7 @@ async fn waiting(
     if !blocking(move || store.take_request(&t, &id)).await? {
         return refused("state already used");
     }
-    let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
-    let upstreams = blocking(move || store.upstreams(&t)).await?;
-    let Some(upstream) = upstreams.into_iter().find(|u| u.id == leg.upstream_id) else {
+    let Some(upstream) = super::upstream_by_id(state, tenant, &leg.upstream_id).await? else {
         return refused("the upstream was removed");
     };
     Ok(Ok((sign_in, leg, upstream)))
@@ -180,11 +178,12 @@ async fn validate(
     }
     let tokens = request.request_async(&http).await.map_err(|e| format!("token request: {}", error_chain(&e)))?;
     let id_token = tokens.id_token().ok_or("no ID token in the token response")?;
-    let payload = match verify(&metadata, state, tenant, upstream, id_token, &leg.nonce, tokens.access_token()) {
+    let payload = match verify(&client, upstream, id_token, &leg.nonce, tokens.access_token()) {
         Err(Verify::UnknownKey) => {
             // A key the cached set does not hold: the upstream may have rotated; fetch again.
             let fresh = state.upstreams.metadata(&upstream.id, &upstream.issuer, true).await?;
-            verify(&fresh, state, tenant, upstream, id_token, &leg.nonce, tokens.access_token())
+            let client = rp_client(state, tenant, upstream, &fresh)?;
+            verify(&client, upstream, id_token, &leg.nonce, tokens.access_token())
         }
         other => other,
     }
@@ -265,19 +264,16 @@ const ALGS: [CoreJwsSigningAlgorithm; 8] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
-/// OIDC Core §3.1.3.7: the ID token's signature against `metadata`'s keys, `iss`, `aud` (no
+/// OIDC Core §3.1.3.7: the ID token's signature against the keys `client` was built with, `iss`, `aud` (no
 /// other audience), `exp`, `nonce` (by `openidconnect`), then `azp` and `at_hash` (§3.1.3.8),
 /// which the crate leaves to its caller. The payload's claims as JSON.
 fn verify(
-    metadata: &Metadata,
-    state: &AppState,
-    tenant: &TenantEntry,
+    client: &RpClient,
     upstream: &Upstream,
     id_token: &CoreIdToken,
     nonce: &str,
     access_token: &AccessToken,
 ) -> Result<Value, Verify> {
-    let client = rp_client(state, tenant, upstream, metadata).map_err(Verify::Failed)?;
     let verifier = client.id_token_verifier().set_allowed_algs(ALGS);
     let claims = id_token.claims(&verifier, &Nonce::new(nonce.to_owned())).map_err(|e| match e {
         ClaimsVerificationError::SignatureVerification(SignatureVerificationError::NoMatchingKey) => Verify::UnknownKey,

@@ -19,6 +19,7 @@ use gatehouse_core::store::{FlowStore, PendingRequest, UpstreamStore};
 use gatehouse_types::ProtocolError;
 use serde::{Deserialize, Serialize};
 
+use super::upstream_by_id;
 use crate::http::oauth::context::{TenantEntry, TenantScope, blocking};
 use crate::http::pages;
 use crate::state::AppState;
@@ -33,17 +34,11 @@ pub async fn remember(
     sid: &str,
     federated: &Federated,
 ) -> Result<(), ProtocolError> {
-    let Some(upstream) = upstream(state, tenant, &federated.upstream_id).await? else { return Ok(()) };
+    let Some(upstream) = upstream_by_id(state, tenant, &federated.upstream_id).await? else { return Ok(()) };
     let sealed =
         seal_id_token(state.store.vault(), &upstream, sid, &federated.id_token).map_err(ProtocolError::server)?;
     let (store, t, s) = (state.store.clone(), tenant.tenant.id.clone(), sid.to_owned());
     blocking(move || store.save_upstream_session(&t, &s, &upstream.id, &sealed)).await
-}
-
-async fn upstream(state: &AppState, tenant: &TenantEntry, id: &str) -> Result<Option<Upstream>, ProtocolError> {
-    let (store, t) = (state.store.clone(), tenant.tenant.id.clone());
-    let all = blocking(move || store.upstreams(&t)).await?;
-    Ok(all.into_iter().find(|u| u.id == id))
 }
 
 /// The upstream session `sid` began at, if that upstream ends sessions and says where:
@@ -55,7 +50,7 @@ pub async fn end_session_endpoint(
 ) -> Result<Option<(Upstream, String, Vec<u8>)>, ProtocolError> {
     let (store, t, s) = (state.store.clone(), tenant.tenant.id.clone(), sid.to_owned());
     let Some((upstream_id, sealed)) = blocking(move || store.upstream_session(&t, &s)).await? else { return Ok(None) };
-    let Some(upstream) = upstream(state, tenant, &upstream_id).await?.filter(|u| u.settings.end_session) else {
+    let Some(upstream) = upstream_by_id(state, tenant, &upstream_id).await?.filter(|u| u.settings.end_session) else {
         return Ok(None);
     };
     match state.upstreams.metadata(&upstream.id, &upstream.issuer, false).await {
