@@ -175,7 +175,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .app_data(web::JsonConfig::default().error_handler(|e, req| {
-                tracing::info!(error = %e, "admin API body refused");
+                // L2: serde's message can quote the body's values (a secret in the wrong field):
+                // only where and what kind of error is logged.
+                match &e {
+                    actix_web::error::JsonPayloadError::Deserialize(d) => {
+                        tracing::info!(kind = ?d.classify(), line = d.line(), column = d.column(), "admin API body refused")
+                    }
+                    other => tracing::info!(error = %other, "admin API body refused"),
+                }
                 actix_web::error::InternalError::from_response(
                     e,
                     Problem::explained(

@@ -176,7 +176,7 @@ async fn validate(
             .add_extra_param("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
             .add_extra_param("client_assertion", assertion);
     }
-    let tokens = request.request_async(&http).await.map_err(|e| format!("token request: {}", error_chain(&e)))?;
+    let tokens = request.request_async(&http).await.map_err(|e| format!("token request: {}", token_error(&e)))?;
     let id_token = tokens.id_token().ok_or("no ID token in the token response")?;
     let payload = match verify(&client, upstream, id_token, &leg.nonce, tokens.access_token()) {
         Err(Verify::UnknownKey) => {
@@ -194,6 +194,26 @@ async fn validate(
     check_auth_time(leg, &payload)?;
     let claims = UpstreamClaims::from_payload(payload).ok_or_else(|| "id token: no valid sub".to_owned())?;
     Ok((claims, id_token.to_string()))
+}
+
+/// Why the token request failed, for the audit record: the upstream's error code (RFC 6749
+/// §5.2; its description is free text), the transport's error, never the response body (a
+/// parse error would quote its values, tokens among them).
+fn token_error<T: openidconnect::ErrorResponse + 'static>(
+    e: &openidconnect::RequestTokenError<super::client::HttpError, T>,
+) -> String {
+    use openidconnect::RequestTokenError as E;
+    match e {
+        E::ServerResponse(r) => {
+            let json = serde_json::to_value(r).unwrap_or_default();
+            let code = json.get("error").and_then(Value::as_str).unwrap_or("unknown");
+            let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+            format!("upstream error {code}")
+        }
+        E::Request(inner) => error_chain(inner),
+        E::Parse(..) => "unreadable token response".to_owned(),
+        E::Other(text) => text.chars().take(100).collect(),
+    }
 }
 
 /// RFC 7523 §3, OIDC Core §9 `private_key_jwt`: an assertion for the upstream's token
